@@ -1,0 +1,179 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Config is revokd.toml. Every key has a default (see defaultConfig and the
+// README); a missing file is an error, an empty path gives the defaults.
+type Config struct {
+	DataDir string `toml:"data_dir"`
+
+	IMAP struct {
+		Address         string `toml:"address"`
+		Security        string `toml:"security"`
+		Username        string `toml:"username"`
+		Password        string `toml:"password"`
+		PasswordFile    string `toml:"password_file"`
+		Mailbox         string `toml:"mailbox"`
+		ProcessedFolder string `toml:"processed_folder"`
+		RejectedFolder  string `toml:"rejected_folder"`
+	} `toml:"imap"`
+
+	SMTP struct {
+		Address  string `toml:"address"`
+		Security string `toml:"security"`
+		From     string `toml:"from"`
+	} `toml:"smtp"`
+
+	Store struct {
+		URL string `toml:"url"`
+	} `toml:"store"`
+
+	Trust struct {
+		Roots    []string `toml:"roots"`
+		Policies []string `toml:"policies"`
+		// CRLDir is a folder of CRL files consulted before fetching online.
+		CRLDir string `toml:"crl_dir"`
+		// Online allows fetching CRLs and OCSP responses from the URLs of
+		// certificates already chained to a trust anchor.
+		Online *bool `toml:"online"`
+		// FetchTimeout bounds one CRL or OCSP fetch, e.g. "5s".
+		FetchTimeout duration `toml:"fetch_timeout"`
+	} `toml:"trust"`
+
+	Verify struct {
+		// MaxFileBytes caps one PDF; larger files are rejected unread.
+		MaxFileBytes int64 `toml:"max_file_bytes"`
+		// TimeBudget bounds the verification of one file, e.g. "10s".
+		TimeBudget duration `toml:"time_budget"`
+	} `toml:"verify"`
+
+	HTTP struct {
+		Address string `toml:"address"`
+	} `toml:"http"`
+
+	Form struct {
+		Fields map[string]string `toml:"fields"`
+	} `toml:"form"`
+}
+
+type duration struct{ time.Duration }
+
+func (d *duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return err
+	}
+	d.Duration = v
+	return nil
+}
+
+// defaultFormFields maps meanings to the reference form's AcroForm names.
+var defaultFormFields = map[string]string{
+	"serial":                    "certificat_numero_serie",
+	"reason":                    "raison",
+	"role":                      "demandeur_qualite",
+	"holder_surname":            "titulaire_nom",
+	"holder_given_name":         "titulaire_prenom",
+	"holder_email":              "titulaire_email",
+	"siren":                     "entreprise_siren",
+	"company_name":              "entreprise_raison_sociale",
+	"representative_surname":    "representant_nom",
+	"representative_given_name": "representant_prenom",
+	"representative_email":      "representant_email",
+	"date":                      "date",
+	"place":                     "lieu",
+}
+
+func defaultConfig() *Config {
+	c := &Config{DataDir: "./revokd-data"}
+	c.IMAP.Security = "tls"
+	c.IMAP.Mailbox = "INBOX"
+	c.IMAP.ProcessedFolder = "Processed"
+	c.IMAP.RejectedFolder = "Rejected"
+	c.SMTP.Security = "starttls"
+	c.HTTP.Address = "127.0.0.1:8080"
+	c.Verify.MaxFileBytes = 20 << 20
+	c.Verify.TimeBudget.Duration = 10 * time.Second
+	c.Trust.FetchTimeout.Duration = 5 * time.Second
+	c.Form.Fields = map[string]string{}
+	for k, v := range defaultFormFields {
+		c.Form.Fields[k] = v
+	}
+	return c
+}
+
+// loadConfig reads the TOML file at path over the defaults. Relative paths
+// inside the file are taken relative to the file's folder, so a config
+// works whatever the current directory of the process.
+func loadConfig(path string) (*Config, error) {
+	c := defaultConfig()
+	if path == "" {
+		return c, nil
+	}
+	md, err := toml.DecodeFile(path, c)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("reading config: %w", err)
+		}
+		return nil, fmt.Errorf("reading config %s: %w", path, err)
+	}
+	if undecoded := md.Undecoded(); len(undecoded) > 0 {
+		return nil, fmt.Errorf("config %s: unknown key %q", path, undecoded[0].String())
+	}
+	for k, v := range defaultFormFields {
+		if c.Form.Fields[k] == "" {
+			c.Form.Fields[k] = v
+		}
+	}
+	base := filepath.Dir(path)
+	c.DataDir = resolvePath(base, c.DataDir)
+	c.Trust.CRLDir = resolvePath(base, c.Trust.CRLDir)
+	for i, r := range c.Trust.Roots {
+		c.Trust.Roots[i] = resolvePath(base, r)
+	}
+	c.IMAP.PasswordFile = resolvePath(base, c.IMAP.PasswordFile)
+	if err := c.validate(); err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	return c, nil
+}
+
+func resolvePath(base, p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(base, p)
+}
+
+func (c *Config) validate() error {
+	switch c.IMAP.Security {
+	case "tls", "starttls", "none":
+	default:
+		return fmt.Errorf("imap.security = %q: want tls, starttls or none", c.IMAP.Security)
+	}
+	switch c.SMTP.Security {
+	case "tls", "starttls", "none":
+	default:
+		return fmt.Errorf("smtp.security = %q: want tls, starttls or none", c.SMTP.Security)
+	}
+	if c.Verify.MaxFileBytes <= 0 {
+		return fmt.Errorf("verify.max_file_bytes = %d: must be positive", c.Verify.MaxFileBytes)
+	}
+	if c.Verify.TimeBudget.Duration <= 0 {
+		return fmt.Errorf("verify.time_budget must be positive")
+	}
+	for k := range c.Form.Fields {
+		if _, ok := defaultFormFields[k]; !ok {
+			return fmt.Errorf("form.fields: unknown meaning %q", k)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,55 @@
+// Command revokd verifies signed revocation requests received by e-mail and
+// queues the accepted ones for the certificate authority. See the README
+// for the sub-commands.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+const usage = `usage: revokd <command> [flags]
+
+commands:
+  verify [--config F] [--trust PEM] [--policy OID]... [--json] FILE.pdf|FILE.eml
+                     verify a signed form, or every PDF of a mail
+  registry import-certs [--config F] [--crl FILE]... PATH...
+  registry import-reps [--config F] FILE.csv
+                     load issued certificates and legal representatives
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// Exit codes shared by the sub-commands.
+const (
+	exitOK       = 0
+	exitRejected = 1
+	exitUsage    = 2
+)
+
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitUsage
+	}
+	switch args[0] {
+	case "verify":
+		return cmdVerify(ctx, args[1:], stdout, stderr)
+	case "registry":
+		return cmdRegistry(ctx, args[1:], stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "revokd: unknown command %q\n%s", args[0], usage)
+	return exitUsage
+}

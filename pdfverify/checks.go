@@ -1,0 +1,199 @@
+package pdfverify
+
+import (
+	"crypto/x509"
+	"encoding/asn1"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/revokd/revokd/pdfverify/internal/cades"
+	"github.com/revokd/revokd/pdfverify/internal/revocation"
+)
+
+var (
+	oidSurname                = asn1.ObjectIdentifier{2, 5, 4, 4}
+	oidGivenName              = asn1.ObjectIdentifier{2, 5, 4, 42}
+	oidOrganizationIdentifier = asn1.ObjectIdentifier{2, 5, 4, 97}
+	oidEmailAddress           = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 1}
+)
+
+// checkTimestamp validates a signature timestamp; ok means its time may
+// serve as the validation time.
+func (v *verification) checkTimestamp(sc *sigCheck, ts *cades.Timestamp, pool *x509.CertPool) (time.Time, bool) {
+	if ts.Err != nil {
+		sc.info("timestamp", "the signature timestamp is not valid and is ignored: "+ts.Err.Error())
+		return time.Time{}, false
+	}
+	if ts.GenTime.After(v.o.CurrentTime.Add(5 * time.Minute)) {
+		sc.info("timestamp", "the signature timestamp is in the future and is ignored")
+		return time.Time{}, false
+	}
+	tsPool := pool.Clone()
+	for _, c := range ts.Certificates {
+		tsPool.AddCert(c)
+	}
+	_, err := ts.Signer.Verify(x509.VerifyOptions{
+		Roots:         v.o.Roots,
+		Intermediates: tsPool,
+		CurrentTime:   ts.GenTime,
+		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageTimeStamping},
+	})
+	if v.o.Roots == nil {
+		err = errors.New("no trust anchors configured")
+	}
+	if err != nil {
+		sc.info("timestamp", "the signature timestamp's authority is not trusted, timestamp ignored: "+err.Error())
+		return time.Time{}, false
+	}
+	sc.pass("timestamp", fmt.Sprintf("signature timestamp of %s by %s", ts.GenTime.UTC().Format(time.RFC3339), ts.Signer.Subject.CommonName))
+	return ts.GenTime, true
+}
+
+// checkChain builds the signer's chain to the trust anchors at time at and
+// returns the first chain found, leaf first.
+func (v *verification) checkChain(sc *sigCheck, signer *x509.Certificate, pool *x509.CertPool, at time.Time) ([]*x509.Certificate, bool) {
+	if v.o.Roots == nil {
+		sc.fail("chain", NoCertificateChainFound, "no trust anchors are configured")
+		return nil, false
+	}
+	chains, err := signer.Verify(x509.VerifyOptions{
+		Roots:         v.o.Roots,
+		Intermediates: pool,
+		CurrentTime:   at,
+		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
+	})
+	if err != nil {
+		sub, detail := chainFailure(err, signer, at)
+		sc.fail("chain", sub, detail)
+		return nil, false
+	}
+	chain := chains[0]
+	names := make([]string, len(chain))
+	for i, c := range chain {
+		names[i] = c.Subject.CommonName
+	}
+	sc.pass("chain", fmt.Sprintf("chain %s valid at %s", strings.Join(names, " → "), at.UTC().Format(time.RFC3339)))
+	return chain, true
+}
+
+func chainFailure(err error, signer *x509.Certificate, at time.Time) (SubIndication, string) {
+	var inv x509.CertificateInvalidError
+	if errors.As(err, &inv) && inv.Reason == x509.Expired {
+		who := "a certificate of the chain"
+		if inv.Cert != nil && inv.Cert.Equal(signer) {
+			who = "the signer certificate"
+		}
+		stamp := at.UTC().Format(time.RFC3339)
+		if inv.Cert != nil && at.Before(inv.Cert.NotBefore) {
+			return NotYetValid, fmt.Sprintf("%s is not yet valid at %s (valid from %s)", who, stamp, inv.Cert.NotBefore.UTC().Format(time.RFC3339))
+		}
+		return OutOfBoundsNoPOE, fmt.Sprintf("%s is expired at %s and no timestamp proves an earlier signing time", who, stamp)
+	}
+	var ua x509.UnknownAuthorityError
+	if errors.As(err, &ua) {
+		return NoCertificateChainFound, "the signer certificate does not chain to a trust anchor: " + err.Error()
+	}
+	if errors.As(err, &inv) {
+		return ChainConstraintsFailure, "the certificate chain breaks a constraint: " + err.Error()
+	}
+	return CertificateChainGeneralErr, "the certificate chain is not valid: " + err.Error()
+}
+
+// checkKeyUsage requires a key usage that allows signing documents.
+func checkKeyUsage(sc *sigCheck, c *x509.Certificate) {
+	if c.KeyUsage&(x509.KeyUsageDigitalSignature|x509.KeyUsageContentCommitment) == 0 {
+		sc.fail("key-usage", KeyUsageNotAllowed, "the signer certificate's key usage allows neither digitalSignature nor nonRepudiation")
+		return
+	}
+	sc.pass("key-usage", "the key usage allows signing")
+}
+
+func (v *verification) checkPolicy(sc *sigCheck, c *x509.Certificate) {
+	for _, p := range c.Policies {
+		if slices.Contains(v.o.Policies, p.String()) {
+			sc.pass("policy", "certificate policy "+p.String()+" is accepted")
+			return
+		}
+	}
+	have := "none"
+	if len(sc.r.PolicyOIDs) > 0 {
+		have = strings.Join(sc.r.PolicyOIDs, ", ")
+	}
+	sc.fail("policy", PolicyNotAccepted, "the signer certificate carries no accepted policy OID (it has "+have+")")
+}
+
+// checkRevocation asks the status of every certificate of the chain but the
+// trust anchor, and returns the source that decided the signer's status.
+func (v *verification) checkRevocation(sc *sigCheck, chain []*x509.Certificate, at time.Time, ev revocation.Evidence) string {
+	var signerSource string
+	for i := 0; i+1 < len(chain); i++ {
+		cert, issuer := chain[i], chain[i+1]
+		res := v.o.Revocation.checker.Check(v.ctx, cert, issuer, at, ev)
+		who := "the signer certificate"
+		if i > 0 {
+			who = "CA certificate " + cert.Subject.CommonName
+		}
+		switch res.Status {
+		case revocation.Good:
+			if i == 0 {
+				signerSource = res.Source
+			}
+			sc.pass("revocation", fmt.Sprintf("%s is not revoked (%s): %s", who, res.Source, res.Detail))
+		case revocation.Revoked:
+			sc.fail("revocation", Revoked, fmt.Sprintf("%s was revoked on %s (%s)", who, res.RevokedAt.UTC().Format(time.RFC3339), res.Detail))
+			return res.Source
+		default:
+			sc.fail("revocation", TryLater, fmt.Sprintf("the revocation status of %s is unknown: %s", who, res.Detail))
+			return ""
+		}
+	}
+	return signerSource
+}
+
+// parsePDFDate reads a PDF date string such as D:20261125101500+01'00'.
+func parsePDFDate(s string) (time.Time, error) {
+	s = strings.TrimPrefix(s, "D:")
+	if len(s) < 4 {
+		return time.Time{}, errors.New("short date")
+	}
+	digits := func(from, n, def int) (int, error) {
+		if len(s) < from+n {
+			return def, nil
+		}
+		return strconv.Atoi(s[from : from+n])
+	}
+	var f [6]int
+	defs := [6]int{0, 1, 1, 0, 0, 0}
+	widths := [6]int{4, 2, 2, 2, 2, 2}
+	pos := 0
+	for i := range f {
+		n, err := digits(pos, widths[i], defs[i])
+		if err != nil {
+			return time.Time{}, err
+		}
+		f[i] = n
+		pos += widths[i]
+	}
+	loc := time.UTC
+	if len(s) > 14 {
+		switch tz := s[14:]; tz[0] {
+		case '+', '-':
+			tz = strings.ReplaceAll(tz[1:], "'", "")
+			h, _ := strconv.Atoi(tz[:min(2, len(tz))])
+			m := 0
+			if len(tz) >= 4 {
+				m, _ = strconv.Atoi(tz[2:4])
+			}
+			off := h*3600 + m*60
+			if s[14] == '-' {
+				off = -off
+			}
+			loc = time.FixedZone("", off)
+		}
+	}
+	return time.Date(f[0], time.Month(f[1]), f[2], f[3], f[4], f[5], 0, loc), nil
+}
