@@ -233,7 +233,7 @@ type cmsAttribute struct {
 
 type cmsContentInfo struct {
 	ContentType asn1.ObjectIdentifier
-	Content     asn1.RawValue `asn1:"explicit,tag:0"`
+	Content     asn1.RawValue // [0] EXPLICIT, built by hand: encoding/asn1 ignores tags on a RawValue
 }
 
 type cmsEncapContentInfo struct {
@@ -304,7 +304,7 @@ func signedData(signer *Cert, contentType asn1.ObjectIdentifier, content []byte,
 	if err != nil {
 		return nil, fmt.Errorf("encoding SignedData: %w", err)
 	}
-	der, err := asn1.Marshal(cmsContentInfo{ContentType: oidSignedData, Content: asn1.RawValue{FullBytes: inner}})
+	der, err := asn1.Marshal(cmsContentInfo{ContentType: oidSignedData, Content: asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, IsCompound: true, Bytes: inner}})
 	if err != nil {
 		return nil, fmt.Errorf("encoding ContentInfo: %w", err)
 	}
