@@ -400,3 +400,41 @@ func TestSIREN(t *testing.T) {
 		t.Errorf("sirenFor gives Test and Attacker the same SIREN %s", sirenFor("Test"))
 	}
 }
+
+func BenchmarkNew(b *testing.B) {
+	for b.Loop() {
+		p, err := New(Options{NoServer: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		p.Close()
+	}
+}
+
+func BenchmarkNewWithServer(b *testing.B) {
+	for b.Loop() {
+		p, err := New(Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		p.Close()
+	}
+}
+
+func BenchmarkIssueHolder(b *testing.B) {
+	p, err := New(Options{NoServer: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, kt := range []KeyType{RSA2048, RSA3072, ECDSAP256, RSAPSS} {
+		b.Run(kt.String(), func(b *testing.B) {
+			o := jeanne()
+			o.KeyType = kt
+			for b.Loop() {
+				if _, err := p.IssueHolder(o); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
