@@ -1,0 +1,145 @@
+// Package queue is revokd's durable store: the registry of issued
+// certificates and legal representatives today, and the messages,
+// requests, revocation jobs, outbox and audit log of the worker.
+//
+// The default store is an SQLite database, embedded (pure Go, no cgo), in
+// write-ahead-log mode so that readers never wait for the writer. Its schema
+// is created and upgraded by numbered migrations when the store is opened;
+// a database written by a newer revokd is refused rather than misread.
+package queue
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// DatabaseFile is the name of the SQLite database inside the data folder.
+const DatabaseFile = "revokd.db"
+
+// busyTimeout is how long a statement waits for another connection's write
+// lock (another worker process, an import run from the command line) before
+// failing: imports hold it for one row at a time, so waits are short, and a
+// failure after this long means something is stuck.
+const busyTimeout = 10 * time.Second
+
+// Store is the durable store. It is safe for concurrent use, also by
+// several processes on the same data folder.
+type Store struct {
+	db   *sql.DB
+	path string
+}
+
+// Open opens the store in dataDir, creating the folder and the database
+// (dataDir/revokd.db) when missing, and brings its schema up to date.
+func Open(ctx context.Context, dataDir string) (*Store, error) {
+	if dataDir == "" {
+		return nil, errors.New("opening store: no data folder given")
+	}
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("opening store: %w", err)
+	}
+	abs, err := filepath.Abs(filepath.Join(dataDir, DatabaseFile))
+	if err != nil {
+		return nil, fmt.Errorf("opening store: %w", err)
+	}
+	q := url.Values{}
+	q.Set("_busy_timeout", fmt.Sprint(busyTimeout.Milliseconds()))
+	q.Set("_journal_mode", "WAL")
+	q.Set("_foreign_keys", "1")
+	// Every transaction takes the write lock at BEGIN: a read-then-write
+	// transaction (an upsert, a claim) cannot then fail half-way with
+	// SQLITE_BUSY when another connection wrote in between.
+	q.Set("_txlock", "immediate")
+	dsn := "file:" + (&url.URL{Path: filepath.ToSlash(abs)}).EscapedPath() + "?" + q.Encode()
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("opening store %s: %w", abs, err)
+	}
+	s := &Store{db: db, path: abs}
+	if err := s.migrate(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("opening store %s: %w", abs, err)
+	}
+	return s, nil
+}
+
+// Close closes the store.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Path returns the database file's path.
+func (s *Store) Path() string { return s.path }
+
+// SchemaVersion returns the number of the last migration applied.
+func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
+	var v sql.NullInt64
+	if err := s.db.QueryRowContext(ctx, `SELECT MAX(version) FROM schema_migrations`).Scan(&v); err != nil {
+		return 0, fmt.Errorf("reading schema version: %w", err)
+	}
+	return int(v.Int64), nil
+}
+
+// migrate applies the migrations the database lacks, each in its own
+// transaction with the row that records it.
+func (s *Store) migrate(ctx context.Context) error {
+	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version    INTEGER PRIMARY KEY,
+		name       TEXT NOT NULL,
+		applied_at TEXT NOT NULL
+	)`); err != nil {
+		return fmt.Errorf("creating schema_migrations: %w", err)
+	}
+	latest := migrations[len(migrations)-1].version
+	for _, m := range migrations {
+		if err := s.apply(ctx, m, latest); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Store) apply(ctx context.Context, m migration, latest int) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("migration %d: %w", m.version, err)
+	}
+	defer tx.Rollback()
+	// Read inside the transaction: another process may have migrated
+	// while this one waited for the lock.
+	var current sql.NullInt64
+	if err := tx.QueryRowContext(ctx, `SELECT MAX(version) FROM schema_migrations`).Scan(&current); err != nil {
+		return fmt.Errorf("reading schema version: %w", err)
+	}
+	if int(current.Int64) > latest {
+		return fmt.Errorf("database schema version %d is newer than this revokd knows (%d): upgrade revokd", current.Int64, latest)
+	}
+	if int(current.Int64) >= m.version {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+		return fmt.Errorf("migration %d (%s): %w", m.version, m.name, err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
+		m.version, m.name, formatTime(time.Now())); err != nil {
+		return fmt.Errorf("recording migration %d: %w", m.version, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("migration %d: %w", m.version, err)
+	}
+	return nil
+}
+
+// timeLayout is how instants are stored: UTC, fixed width, so that text
+// order is time order.
+const timeLayout = "2006-01-02T15:04:05.000000000Z"
+
+func formatTime(t time.Time) string { return t.UTC().Format(timeLayout) }
+
+func parseTime(s string) (time.Time, error) { return time.Parse(timeLayout, s) }
