@@ -21,7 +21,7 @@ type fixture struct {
 	certs map[string]*x509.Certificate
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	ours, ours2, other := newTestCA(t, "Our CA"), newTestCA(t, "Our CA 2"), newTestCA(t, "Other CA")
 	erin := person{surname: "Morel", given: "Erin", email: "erin.morel@acme.fr", idSerial: "ID-ERIN-01", siren: sirenAcme}
@@ -287,4 +287,29 @@ func TestFormFieldsFromMap(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("FormFieldsFromMap (-want +got):\n%s", diff)
 	}
+}
+
+// FuzzDecideForm feeds hostile form values to Decide: it must not panic,
+// and whatever it accepts must be one of the signer's own certificates.
+func FuzzDecideForm(f *testing.F) {
+	fx := newFixture(f)
+	f.Add("1001", "Clé privée compromise", "Titulaire", "Martin", "Alice", "alice.martin@acme.fr", sirenAcme)
+	f.Add("0x10:01", "non-paiement", "TITULAIRE", "MARTIN", "alice", "ALICE.MARTIN@acme.fr", "552 081 317")
+	f.Add("3001", "x", "Représentant légal", "", "\x00", "@", "-")
+	f.Fuzz(func(t *testing.T, serial, reason, role, surname, given, email, siren string) {
+		form := map[string]string{
+			"certificat_numero_serie": serial, "raison": reason, "demandeur_qualite": role,
+			"titulaire_nom": surname, "titulaire_prenom": given, "titulaire_email": email, "entreprise_siren": siren,
+		}
+		d, err := Decide(context.Background(), signedReport(fx.certs["alice"], form), fx.reg, fx.opts)
+		if err != nil {
+			t.Fatalf("Decide: %v", err)
+		}
+		if d.Accepted {
+			s := FormatSerial(d.Serial)
+			if (s != "1001" && s != "1002" && s != "1003" && s != "4001") || d.Role != RoleHolder {
+				t.Fatalf("Decide accepted serial %s as %s for Alice's signature", s, d.Role)
+			}
+		}
+	})
 }
