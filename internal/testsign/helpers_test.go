@@ -279,3 +279,12 @@ func verifyPKCS7(cms, covered []byte) error {
 	p7.Content = covered
 	return p7.VerifyWithChainAtTime(nil, testTime)
 }
+
+func runOutput(t testing.TB, name string, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(name, args...).Output()
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return string(out)
+}

@@ -624,10 +624,15 @@ func (p *parser) parseIndirect(d *document) (pdfRef, object, error) {
 	case int64:
 		length = l
 	case pdfRef:
+		// The length object is read without resolving anything further,
+		// so that a stream whose /Length refers to itself cannot recurse.
 		if d != nil {
-			if v, err := d.get(l.num); err == nil {
-				if n, ok := v.(int64); ok {
-					length = n
+			if e, ok := d.entries[l.num]; ok && e.kind == 1 && e.off >= 0 && e.off < int64(len(d.b)) {
+				lp := &parser{b: d.b, pos: int(e.off)}
+				if _, v, err := lp.parseIndirect(nil); err == nil {
+					if n, ok := v.(int64); ok {
+						length = n
+					}
 				}
 			}
 		}

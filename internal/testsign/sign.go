@@ -499,6 +499,8 @@ func walkFields(doc *document, acro *pdfDict, fn func(name string, f formField) 
 	if err != nil {
 		return fmt.Errorf("reading /Fields: %w", err)
 	}
+	// A field tree with a cycle, or a node listed twice, is walked once.
+	seen := map[int]bool{}
 	var walk func(refs pdfArray, prefix string, parents []*pdfDict) error
 	walk = func(refs pdfArray, prefix string, parents []*pdfDict) error {
 		if len(parents) > maxFieldDepth {
@@ -506,9 +508,10 @@ func walkFields(doc *document, acro *pdfDict, fn func(name string, f formField) 
 		}
 		for _, o := range refs {
 			ref, ok := o.(pdfRef)
-			if !ok {
+			if !ok || seen[ref.num] {
 				continue
 			}
+			seen[ref.num] = true
 			d, err := doc.dict(ref)
 			if err != nil {
 				return fmt.Errorf("reading field %d: %w", ref.num, err)
