@@ -49,7 +49,7 @@ type Options struct {
 	Roots *x509.CertPool
 	// Intermediates are extra CA certificates to build chains with, besides
 	// those embedded in the signature and the document's DSS. Nil: none.
-	Intermediates *x509.CertPool
+	Intermediates []*x509.Certificate
 	// CurrentTime is the validation time used when a signature has no valid
 	// signature timestamp: the time the mail was received. Zero: time.Now().
 	CurrentTime time.Time

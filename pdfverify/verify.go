@@ -228,7 +228,9 @@ func (v *verification) signatureFields(fields []pdfread.Field) ([]sigField, erro
 		if fl.Type != "Sig" || fl.Value == nil {
 			continue
 		}
-		ref, ok := fl.Value.(pdfread.Ref)
+		// Field.Value is resolved; the signature dictionary's own reference
+		// is needed to locate its /Contents in the file.
+		ref, ok := fl.Dict["V"].(pdfread.Ref)
 		if !ok {
 			return nil, fmt.Errorf("signature field %q holds a direct dictionary; a signature value must be an indirect object", fl.Name)
 		}
@@ -406,10 +408,8 @@ func (v *verification) verifySignature(sf sigField) (SignatureReport, *signedVie
 	for _, c := range dss.certs {
 		pool.AddCert(c)
 	}
-	if v.o.Intermediates != nil {
-		for _, c := range v.o.Intermediates.Certs() { //nolint:staticcheck // the pool holds parsed certificates only
-			pool.AddCert(c)
-		}
+	for _, c := range v.o.Intermediates {
+		pool.AddCert(c)
 	}
 
 	at := v.o.CurrentTime
