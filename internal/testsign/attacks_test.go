@@ -341,6 +341,7 @@ func TestHooks(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		qpdfCheck(t, signed)
 		s := readSignatures(t, signed)[0]
 		if !bytes.Equal(s.contents, []byte{0x30, 0x03, 0x02, 0x01, 0x07}) {
 			t.Errorf("/Contents = %x, want the replacement", s.contents)

@@ -48,9 +48,7 @@ func Plain(lines ...string) []byte {
 // pdfsign/sign replaces the catalog's AcroForm with one holding only its
 // own signature field, so the fields of a form are lost: give it a plain
 // PDF (see Plain). It only writes adbe.pkcs7.detached signatures, always
-// RSA PKCS #1 v1.5 or ECDSA, never PSS. It reads the file with
-// github.com/digitorus/pdf, which needs a classic cross-reference table.
-// No revocation data is fetched or embedded (no RevocationFunction), and
+// RSA PKCS #1 v1.5 or ECDSA, never PSS. No revocation data is fetched or embedded (no RevocationFunction), and
 // no time-stamp requested.
 func SignWithPdfsign(in []byte, o SignOptions) ([]byte, error) {
 	if o.Key == nil || o.Cert == nil {

@@ -466,6 +466,17 @@ func TestSignWithPdfsign(t *testing.T) {
 			t.Errorf("openssl cms -verify: %v\n%s", err, out)
 		}
 	}
+	// The documented limitation: pdfsign/sign drops the form's fields.
+	fromForm, err := SignWithPdfsign(mustForm(t, FormOptions{XRefStream: true}), f.signOptions())
+	if err != nil {
+		t.Fatalf("SignWithPdfsign(form): %v", err)
+	}
+	if v := pdfsigValidations(t, fromForm); v != nil && !cmp.Equal(v, []string{pdfsigValid}) {
+		t.Errorf("pdfsig on the signed form = %q, want one valid signature", v)
+	}
+	if got, ok := formValues(t, fromForm)["titulaire_nom"]; ok {
+		t.Errorf("pdfsign kept the form field titulaire_nom = %q; update SignWithPdfsign's doc", got)
+	}
 	if _, err := SignWithPdfsign(Plain("x"), SignOptions{Key: f.holder.Key, Cert: f.holder.Cert, SubFilter: SubFilterCAdES}); err == nil {
 		t.Errorf("SignWithPdfsign accepted a CAdES request")
 	}
