@@ -37,10 +37,12 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -61,19 +63,28 @@ const (
 const headerWindow = 1024
 
 // ReadAll reads a whole PDF from r, refusing more than max bytes (zero:
-// DefaultMaxFileBytes) with an error that wraps ErrTooLarge.
+// DefaultMaxFileBytes) with an error that wraps ErrTooLarge. When r can
+// tell its size (an *os.File), the buffer is allocated once.
 func ReadAll(r io.Reader, max int64) ([]byte, error) {
 	if max <= 0 {
 		max = DefaultMaxFileBytes
 	}
-	data, err := io.ReadAll(io.LimitReader(r, max+1))
-	if err != nil {
+	var buf bytes.Buffer
+	if st, ok := r.(interface{ Stat() (os.FileInfo, error) }); ok {
+		if fi, err := st.Stat(); err == nil && fi.Mode().IsRegular() {
+			if fi.Size() > max {
+				return nil, fmt.Errorf("%w: %d bytes, more than %d", ErrTooLarge, fi.Size(), max)
+			}
+			buf.Grow(int(fi.Size()) + bytes.MinRead)
+		}
+	}
+	if _, err := buf.ReadFrom(io.LimitReader(r, max+1)); err != nil {
 		return nil, err
 	}
-	if int64(len(data)) > max {
+	if int64(buf.Len()) > max {
 		return nil, fmt.Errorf("%w: more than %d bytes", ErrTooLarge, max)
 	}
-	return data, nil
+	return buf.Bytes(), nil
 }
 
 // ErrTooLarge is returned by ReadAll for input over the size cap.
@@ -268,7 +279,10 @@ func (v *verification) finish() {
 		if r.Indication == TotalPassed {
 			signer := "an unknown signer"
 			if d := r.DecisiveSignature(); d != nil && d.Signer != nil {
-				signer = d.Signer.Subject
+				signer = d.Signer.CommonName
+				if d.Signer.Email != "" {
+					signer += " <" + d.Signer.Email + ">"
+				}
 			}
 			r.Reason = fmt.Sprintf("%d signature(s) valid; the form was signed by %s", len(r.Signatures), signer)
 		}
@@ -542,11 +556,11 @@ func endsRevision(b []byte) bool {
 
 func signerOf(c *x509.Certificate) *Signer {
 	s := &Signer{
-		Subject:        c.Subject.String(),
+		Subject:        formatName(c.Subject),
 		CommonName:     c.Subject.CommonName,
 		SerialNumber:   strings.ToLower(c.SerialNumber.Text(16)),
 		IdentitySerial: c.Subject.SerialNumber,
-		Issuer:         c.Issuer.String(),
+		Issuer:         formatName(c.Issuer),
 		NotBefore:      c.NotBefore.UTC(),
 		NotAfter:       c.NotAfter.UTC(),
 		CertificateDER: c.Raw,
@@ -578,4 +592,43 @@ func signerOf(c *x509.Certificate) *Signer {
 		}
 	}
 	return s
+}
+
+// shortNames are the attribute types of French and eIDAS certificate
+// subjects that pkix.Name.String prints as bare OIDs.
+var shortNames = map[string]string{
+	"2.5.4.3": "CN", "2.5.4.4": "SN", "2.5.4.5": "SERIALNUMBER", "2.5.4.6": "C",
+	"2.5.4.7": "L", "2.5.4.8": "ST", "2.5.4.10": "O", "2.5.4.11": "OU",
+	"2.5.4.12": "T", "2.5.4.42": "GN", "2.5.4.97": "organizationIdentifier",
+	"1.2.840.113549.1.9.1": "emailAddress",
+}
+
+// formatName renders a distinguished name as RFC 4514 does (last
+// attribute first), with readable names for the attributes above.
+func formatName(n pkix.Name) string {
+	if len(n.Names) == 0 {
+		return n.String()
+	}
+	parts := make([]string, 0, len(n.Names))
+	for i := len(n.Names) - 1; i >= 0; i-- {
+		atv := n.Names[i]
+		typ, ok := shortNames[atv.Type.String()]
+		if !ok {
+			typ = atv.Type.String()
+		}
+		parts = append(parts, typ+"="+escapeDNValue(fmt.Sprint(atv.Value)))
+	}
+	return strings.Join(parts, ",")
+}
+
+func escapeDNValue(v string) string {
+	var b strings.Builder
+	for i, r := range v {
+		switch {
+		case strings.ContainsRune(",+\"<>;\\", r), r == '#' && i == 0, r == ' ' && (i == 0 || i == len(v)-1):
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
