@@ -21,7 +21,6 @@ import (
 var (
 	oidData                  = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 7, 1}
 	oidSignedData            = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 7, 2}
-	oidTSTInfo               = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 16, 1, 4}
 	oidSHA256                = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 1}
 	oidRSAEncryption         = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 1}
 	oidRSASSAPSS             = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 10}
@@ -54,9 +53,7 @@ type cmsParams struct {
 	certs []*x509.Certificate // embedded, in this order
 	pss   bool
 
-	digest       []byte                // SHA-256 of the signed content
-	eContentType asn1.ObjectIdentifier // nil: id-data
-	eContent     []byte                // nil: detached
+	digest []byte // SHA-256 of the signed content (detached, id-data)
 
 	signingTime time.Time // zero: no signingTime attribute
 	omitESS     bool
@@ -70,12 +67,8 @@ func buildCMS(p cmsParams) ([]byte, error) {
 	if p.key == nil || p.cert == nil {
 		return nil, errors.New("a key and a certificate are required")
 	}
-	contentType := p.eContentType
-	if contentType == nil {
-		contentType = oidData
-	}
 	attrs := [][]byte{
-		attribute(oidAttrContentType, derOID(contentType)),
+		attribute(oidAttrContentType, derOID(oidData)),
 		attribute(oidAttrMessageDigest, derTLV(0x04, p.digest)),
 	}
 	if !p.signingTime.IsZero() {
@@ -130,22 +123,16 @@ func buildCMS(p cmsParams) ([]byte, error) {
 		signerInfo = append(signerInfo, derTLV(0xA1, attribute(oidAttrSignatureTSToken, tst)))
 	}
 
-	encap := [][]byte{derOID(contentType)}
-	if p.eContent != nil {
-		encap = append(encap, derTLV(0xA0, derTLV(0x04, p.eContent)))
-	}
-	version := int64(1)
-	if !contentType.Equal(oidData) {
-		version = 3 // RFC 5652 section 5.1: any other eContentType
-	}
 	var certs []byte
 	for _, c := range p.certs {
 		certs = append(certs, c.Raw...)
 	}
+	// Version 1: id-data content, IssuerAndSerialNumber signer, X.509
+	// certificates only (RFC 5652, 5.1).
 	sd := derSeq(
-		derIntSmall(version),
+		derIntSmall(1),
 		derTLV(0x31, derSeq(derOID(oidSHA256))),
-		derSeq(encap...),
+		derSeq(derOID(oidData)), // no eContent: detached
 		derTLV(0xA0, certs),
 		derTLV(0x31, derSeq(signerInfo...)),
 	)
@@ -248,8 +235,4 @@ func derTime(t time.Time) []byte {
 		return derTLV(0x17, []byte(t.Format("060102150405Z")))
 	}
 	return derTLV(0x18, []byte(t.Format("20060102150405Z")))
-}
-
-func derGeneralizedTime(t time.Time) []byte {
-	return derTLV(0x18, []byte(t.UTC().Format("20060102150405Z")))
 }
