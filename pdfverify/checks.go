@@ -24,15 +24,30 @@ var (
 // checkTimestamp validates a signature timestamp; ok means its time may
 // serve as the validation time.
 func (v *verification) checkTimestamp(sc *sigCheck, ts *cades.Timestamp, pool *x509.CertPool) (time.Time, bool) {
-	if ts.Err != nil {
-		sc.info("timestamp", "the signature timestamp is not valid and is ignored: "+ts.Err.Error())
+	if detail, ok := v.trustTimestamp(ts, pool); !ok {
+		sc.info("timestamp", "the signature timestamp is ignored: "+detail)
 		return time.Time{}, false
+	}
+	sc.pass("timestamp", fmt.Sprintf("signature timestamp of %s by %s", ts.GenTime.UTC().Format(time.RFC3339), ts.Signer.Subject.CommonName))
+	return ts.GenTime, true
+}
+
+// trustTimestamp says whether a verified token's TSA chains to the trust
+// anchors at its time, and if not, why.
+func (v *verification) trustTimestamp(ts *cades.Timestamp, pool *x509.CertPool) (string, bool) {
+	if ts.Err != nil {
+		return "it is not valid: " + ts.Err.Error(), false
 	}
 	if ts.GenTime.After(v.o.CurrentTime.Add(5 * time.Minute)) {
-		sc.info("timestamp", "the signature timestamp is in the future and is ignored")
-		return time.Time{}, false
+		return "its time is in the future", false
 	}
-	tsPool := pool.Clone()
+	if v.o.Roots == nil {
+		return "no trust anchors are configured", false
+	}
+	tsPool := x509.NewCertPool()
+	if pool != nil {
+		tsPool = pool.Clone()
+	}
 	for _, c := range ts.Certificates {
 		tsPool.AddCert(c)
 	}
@@ -42,15 +57,10 @@ func (v *verification) checkTimestamp(sc *sigCheck, ts *cades.Timestamp, pool *x
 		CurrentTime:   ts.GenTime,
 		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageTimeStamping},
 	})
-	if v.o.Roots == nil {
-		err = errors.New("no trust anchors configured")
-	}
 	if err != nil {
-		sc.info("timestamp", "the signature timestamp's authority is not trusted, timestamp ignored: "+err.Error())
-		return time.Time{}, false
+		return "its authority is not trusted: " + err.Error(), false
 	}
-	sc.pass("timestamp", fmt.Sprintf("signature timestamp of %s by %s", ts.GenTime.UTC().Format(time.RFC3339), ts.Signer.Subject.CommonName))
-	return ts.GenTime, true
+	return "", true
 }
 
 // checkChain builds the signer's chain to the trust anchors at time at and

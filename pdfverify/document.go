@@ -7,7 +7,9 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
+	"github.com/revokd/revokd/pdfverify/internal/cades"
 	"github.com/revokd/revokd/pdfverify/internal/pdfread"
 )
 
@@ -137,7 +139,10 @@ func (v *verification) checkCoverage(last *signedView) {
 		return
 	}
 	signedSize, _ := last.file.Trailer()["Size"].(int64)
-	dss := v.dssEvidence()
+	lc := &laterChanges{last: last, catRef: signedCatRef, signedSize: signedSize, dss: v.dssEvidence()}
+	if !v.documentTimestamps(last.end, lc) {
+		return
+	}
 	for i := len(later) - 1; i >= 0; i-- {
 		sec := later[i]
 		for _, num := range slices.Sorted(maps.Keys(sec.Entries)) {
@@ -145,13 +150,83 @@ func (v *verification) checkCoverage(last *signedView) {
 			if sec.Stream && num == sec.XRefStreamNum {
 				continue
 			}
-			if problem := v.laterChange(last, num, e, signedCatRef, signedSize, dss); problem != "" {
+			if problem := v.laterChange(lc, num, e); problem != "" {
 				v.docFail("coverage", ModifiedAfterSigning, fmt.Sprintf("the revision appended at byte %d %s after signing", sec.Offset, problem))
 				return
 			}
 		}
 	}
-	v.docPass("coverage", fmt.Sprintf("%d revision(s) appended after signing only add validation data (DSS)", len(later)))
+	v.docPass("coverage", fmt.Sprintf("%d revision(s) appended after signing only add validation data (DSS, document timestamps)", len(later)))
+}
+
+// laterChanges is what may change after the last signature.
+type laterChanges struct {
+	last       *signedView
+	catRef     pdfread.Ref
+	signedSize int64
+	dss        *dssContent
+	// tsObjects are the objects document timestamps add (field, widget,
+	// signature dictionary); tsFields may be appended to /Fields and
+	// /Annots arrays.
+	tsObjects map[int]bool
+	tsFields  map[pdfread.Ref]bool
+}
+
+// documentTimestamps verifies every document timestamp (ETSI.RFC3161)
+// that follows the last signature and notes the objects it may add. A
+// document timestamp proves when the bytes it covers existed; it vouches
+// for no content, so what it covers must itself be allowed.
+func (v *verification) documentTimestamps(after int64, lc *laterChanges) bool {
+	lc.tsObjects, lc.tsFields = map[int]bool{}, map[pdfread.Ref]bool{}
+	fields, err := v.file.Fields()
+	if err != nil {
+		return true // reported already by the signature walk
+	}
+	for _, fl := range fields {
+		if fl.Type != "Sig" {
+			continue
+		}
+		ref, ok := fl.Dict["V"].(pdfread.Ref)
+		d, _ := fl.Value.(pdfread.Dict)
+		if !ok || d == nil {
+			continue
+		}
+		if t, _ := d["Type"].(pdfread.Name); t != "DocTimeStamp" {
+			continue
+		}
+		sr := SignatureReport{FieldName: fl.Name, Indication: TotalPassed}
+		sc := &sigCheck{r: &sr}
+		br, view := v.checkByteRange(sc, sigField{name: fl.Name, ref: ref, dict: d})
+		fail := func(why string) bool {
+			v.docFail("document-timestamp", ModifiedAfterSigning, fmt.Sprintf("document timestamp %q is not valid: %s", fl.Name, why))
+			return false
+		}
+		if view == nil {
+			return fail(firstProblem(sr.Checks))
+		}
+		if view.end <= after {
+			return fail("it does not follow the last signature")
+		}
+		if sub, _ := d["SubFilter"].(pdfread.Name); sub != subFilterTS {
+			return fail(fmt.Sprintf("sub-filter %q is not ETSI.RFC3161", sub))
+		}
+		contents, _ := d["Contents"].(pdfread.String)
+		covered := make([]byte, 0, br[1]+br[3])
+		covered = append(covered, v.data[:br[1]]...)
+		covered = append(covered, v.data[br[2]:br[2]+br[3]]...)
+		ts, err := cades.VerifyTimestampToken(trimCMS(contents), covered)
+		if err != nil {
+			return fail(err.Error())
+		}
+		if why, ok := v.trustTimestamp(ts, nil); !ok {
+			return fail(why)
+		}
+		v.docPass("document-timestamp", fmt.Sprintf("document timestamp %q of %s covers the first %d bytes", fl.Name, ts.GenTime.UTC().Format(time.RFC3339), view.end))
+		lc.tsObjects[ref.Num] = true
+		lc.tsObjects[fl.Ref.Num] = true
+		lc.tsFields[fl.Ref] = true
+	}
+	return true
 }
 
 func sameSections(a, b []pdfread.Section) bool {
@@ -167,19 +242,19 @@ func sameSections(a, b []pdfread.Section) bool {
 }
 
 // laterChange says what is wrong with one object written after signing,
-// or "" when the change is a DSS update.
-func (v *verification) laterChange(last *signedView, num int, e pdfread.Entry, catRef pdfread.Ref, signedSize int64, dss *dssContent) string {
+// or "" when the change is a DSS update or a document timestamp.
+func (v *verification) laterChange(lc *laterChanges, num int, e pdfread.Entry) string {
 	if e.Free {
 		return fmt.Sprintf("deletes object %d", num)
 	}
-	if num == catRef.Num {
-		before, err1 := last.file.Catalog()
+	if num == lc.catRef.Num {
+		before, err1 := lc.last.file.Catalog()
 		after, err2 := v.file.Catalog()
 		if err1 != nil || err2 != nil {
 			return "rewrites the catalog unreadably"
 		}
 		for _, k := range slices.Sorted(maps.Keys(mergeKeys(before, after))) {
-			if k == "DSS" {
+			if k == "DSS" || (k == "AcroForm" && lc.onlyAppendsTimestamps(before[k], after[k])) {
 				continue
 			}
 			if !equalObjects(before[k], after[k]) {
@@ -188,13 +263,69 @@ func (v *verification) laterChange(last *signedView, num int, e pdfread.Entry, c
 		}
 		return ""
 	}
-	if int64(num) < signedSize {
+	if int64(num) < lc.signedSize {
+		ref := pdfread.Ref{Num: num, Gen: e.Gen}
+		before, err1 := lc.last.file.Object(ref)
+		after, err2 := v.file.Object(ref)
+		if err1 == nil && err2 == nil && lc.onlyAppendsTimestamps(before, after) {
+			return ""
+		}
 		return fmt.Sprintf("changes object %d, which the signed revision defines or reserves", num)
 	}
-	if !dss.refs[num] {
-		return fmt.Sprintf("adds object %d, which is not validation data (DSS)", num)
+	if lc.tsObjects[num] || lc.dss.refs[num] {
+		return ""
 	}
-	return ""
+	return fmt.Sprintf("adds object %d, which is neither validation data (DSS) nor a document timestamp", num)
+}
+
+// onlyAppendsTimestamps reports whether after differs from before only by
+// document-timestamp fields appended to a /Fields or /Annots array (and
+// /SigFlags), the whole change a document timestamp makes to an AcroForm,
+// a page, or an array of either.
+func (lc *laterChanges) onlyAppendsTimestamps(before, after pdfread.Object) bool {
+	if len(lc.tsFields) == 0 {
+		return false
+	}
+	switch a := after.(type) {
+	case pdfread.Array:
+		b, ok := before.(pdfread.Array)
+		return ok && lc.appendsTimestamps(b, a)
+	case pdfread.Dict:
+		b, ok := before.(pdfread.Dict)
+		if !ok {
+			return false
+		}
+		for k := range mergeKeys(a, b) {
+			if equalObjects(a[k], b[k]) || k == "SigFlags" {
+				continue
+			}
+			if k != "Fields" && k != "Annots" {
+				return false
+			}
+			ba, ok1 := b[k].(pdfread.Array)
+			aa, ok2 := a[k].(pdfread.Array)
+			if b[k] == nil {
+				ba, ok1 = pdfread.Array{}, true
+			}
+			if !ok1 || !ok2 || !lc.appendsTimestamps(ba, aa) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+func (lc *laterChanges) appendsTimestamps(before, after pdfread.Array) bool {
+	if len(after) <= len(before) || !equalObjects(before, after[:len(before)]) {
+		return false
+	}
+	for _, o := range after[len(before):] {
+		if r, ok := o.(pdfread.Ref); !ok || !lc.tsFields[r] {
+			return false
+		}
+	}
+	return true
 }
 
 func mergeKeys(a, b pdfread.Dict) map[pdfread.Name]bool {

@@ -212,6 +212,32 @@ func TestVerifyGenuine(t *testing.T) {
 			}
 			return out
 		}},
+		{"ok/document-timestamp-after-signing", func(t *testing.T) []byte {
+			o := signWith(w.holders[testpki.ECDSAP256])
+			o.SubFilter = "ETSI.CAdES.detached"
+			out, err := testsign.AddDocTimestamp(mustSign(t, w.form, o), w.timestamper(now.Add(-time.Minute)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return out
+		}},
+		{"ok/dss-then-document-timestamp", func(t *testing.T) []byte {
+			h := w.holders[testpki.RSA2048]
+			signed := mustSign(t, w.form, signWith(h))
+			ocsp, err := w.pki.OCSPResponse(h.Cert)
+			if err != nil {
+				t.Fatal(err)
+			}
+			withDSS, err := testsign.AddDSS(signed, [][]byte{h.Cert.Raw}, nil, [][]byte{ocsp})
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := testsign.AddDocTimestamp(withDSS, w.timestamper(now.Add(-time.Minute)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return out
+		}},
 		{"ok/embedded-revocation-offline", func(t *testing.T) []byte {
 			h := w.holders[testpki.RSA2048]
 			o := signWith(h)
@@ -429,6 +455,25 @@ func TestVerifyRejects(t *testing.T) {
 			o.OmitESS = true
 			return mustSign(t, w.form, o)
 		}, pdfverify.SignerCertificateSwap, "cms"},
+		{"fail/document-timestamp-over-other-bytes", attack(func(b []byte) ([]byte, error) {
+			return testsign.AddDocTimestamp(b, func(d []byte, h crypto.Hash) ([]byte, error) {
+				other := append([]byte{}, d...)
+				other[0] ^= 0xff
+				return w.pki.Timestamp(other, h, now)
+			})
+		}), pdfverify.ModifiedAfterSigning, "document-timestamp"},
+		{"fail/document-timestamp-untrusted-tsa", attack(func(b []byte) ([]byte, error) {
+			return testsign.AddDocTimestamp(b, func(d []byte, h crypto.Hash) ([]byte, error) {
+				return w.attacker.Timestamp(d, h, now)
+			})
+		}), pdfverify.ModifiedAfterSigning, "document-timestamp"},
+		{"fail/field-changed-after-document-timestamp", attack(func(b []byte) ([]byte, error) {
+			stamped, err := testsign.AddDocTimestamp(b, w.timestamper(now))
+			if err != nil {
+				return nil, err
+			}
+			return testsign.ChangeFieldAfterSigning(stamped, "raison", "Non paiement")
+		}), pdfverify.ModifiedAfterSigning, "coverage"},
 		{"fail/unsigned", func(t *testing.T) []byte { return w.form }, pdfverify.NotSigned, "signatures"},
 		{"fail/truncated", func(t *testing.T) []byte { return genuine[:len(genuine)*2/3] }, pdfverify.FormatFailure, "structure"},
 		{"fail/truncated-in-header", func(t *testing.T) []byte { return genuine[:3] }, pdfverify.FormatFailure, "structure"},
