@@ -164,7 +164,7 @@ func unpredict(data []byte, d Dict, off int64) ([]byte, error) {
 	if cols < 1 || cols > maxPredictorColumns {
 		return nil, formatErr(off, "predictor /Columns %d out of range", cols)
 	}
-	bpp := int(max(1, colors*bpc/8))        // bytes per pixel, for the PNG filters
+	bpp := int(max(1, colors*bpc/8))         // bytes per pixel, for the PNG filters
 	rowLen := int((colors*bpc*cols + 7) / 8) // bytes per row of output
 	switch {
 	case pred == 2:

@@ -2,8 +2,8 @@ package pdfread
 
 import (
 	"errors"
-	"strings"
 	"reflect"
+	"strings"
 	"testing"
 )
 
