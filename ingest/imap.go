@@ -1,0 +1,1145 @@
+// Reading the revocation mailbox over IMAP.
+//
+// A Mailbox watches one IMAP folder and hands every message in it, oldest
+// UID first, to a Handler; the handler's answer says where the message goes
+// (Processed, Rejected) or that it stays for a later retry (Leave):
+//
+//	mb, err := ingest.NewMailbox(ingest.MailboxConfig{
+//		Address:  "imap.example.fr:993",
+//		Security: ingest.SecurityTLS,
+//		Username: "revocation@example.fr",
+//		Password: password,
+//		Logger:   logger,
+//	})
+//	if err != nil {
+//		return err
+//	}
+//	err = mb.Run(ctx, handler) // returns ctx.Err() once ctx ends
+//
+// # Delivery guarantee
+//
+// A message leaves the mailbox only after Handler.Handle has returned
+// Processed or Rejected with a nil error, that is after the handler says the
+// message's outcome is committed. Every failure between the handler's commit
+// and the move (connection cut, crash, server error) leaves the message in
+// place, and it is handed over again later: delivery is at least once, never
+// at most once. Handlers must therefore be idempotent, keyed on
+// (Mailbox, UIDVALIDITY, UID) and, because a UIDVALIDITY change renumbers
+// every message, on the message bytes too (a hash of Raw).
+//
+// Mailbox keeps no state of its own between sessions: since handled mail is
+// moved out, every message still present is either new or was handled but
+// not moved. The UIDVALIDITY of each session is passed along with every Mail
+// and a change is logged and counted in Stats, but it changes nothing in what
+// is handed over: the handler's own keys decide whether a message was seen.
+//
+// # Session
+//
+// Run connects (implicit TLS, STARTTLS, or plaintext on loopback only),
+// authenticates with PLAIN, LOGIN or XOAUTH2, creates the missing folders,
+// selects the mailbox and then repeats: list every UID (UID SEARCH ALL),
+// fetch each message's size and date in small batches, download the bodies
+// one at a time of those under MaxMessageBytes (over the cap, the handler
+// gets Mail.OverCap and the body is never downloaded), call the handler, move
+// the message; then wait for new mail with IDLE (or NOOP polling when the
+// server lacks IDLE) and list again. The mailbox is listed anew after every
+// wait rather than trusting EXISTS counts: Dovecot, for one, shows mail
+// delivered through another connection only once the session is told (NOOP
+// or IDLE), and a UID FETCH for such a message silently returns nothing. A
+// listed message that a FETCH does not return is checked again (NOOP, then
+// UID SEARCH): if it is gone, another client expunged it and it is logged and
+// counted; if it is still there, the session is restarted rather than the
+// message skipped.
+//
+// Moves use MOVE; without it, UID COPY, STORE +FLAGS \Deleted and UID
+// EXPUNGE (UIDPLUS). A server without UIDPLUS only has EXPUNGE, which removes
+// every message flagged \Deleted, including ones that another client flagged
+// and nobody has handled yet: the session then expunges only when every
+// \Deleted message in the mailbox is one it has already copied out, and
+// otherwise leaves its copies flagged until that holds (a later session may
+// copy them a second time; the handler sees them again).
+//
+// Any error (network, server, TLS, authentication, handler) ends the session;
+// Run reconnects after an exponential backoff with full jitter, reset once a
+// session has been through the mailbox without error. A handler error does
+// not reset it, so a store that stays down is retried less and less often.
+// A message that the handler keeps failing on holds up the ones after it:
+// the handler returns Rejected, not an error, for a message it cannot ever
+// handle.
+//
+// # Security
+//
+// Passwords, tokens and message contents are never logged. Certificates are
+// checked against TLSConfig's roots (the system's by default). Plaintext
+// ("none") is refused for anything but a loopback address. Messages are
+// fetched with BODY.PEEK, so the \Seen flag is left alone. A message body is
+// held in memory whole: MaxMessageBytes bounds it.
+
+package ingest
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+	"github.com/emersion/go-sasl"
+)
+
+// Security says how a Mailbox protects its IMAP connection.
+type Security string
+
+// The connection security modes.
+const (
+	// SecurityTLS is implicit TLS from the first byte (usually port 993).
+	SecurityTLS Security = "tls"
+	// SecurityStartTLS upgrades a plaintext connection (usually port 143)
+	// with STARTTLS before authenticating; a server that does not offer it
+	// is refused.
+	SecurityStartTLS Security = "starttls"
+	// SecurityNone sends everything, password included, in clear. It is
+	// accepted only for a loopback address (a local Dovecot, tests).
+	SecurityNone Security = "none"
+)
+
+// Defaults and bounds of MailboxConfig.
+const (
+	defaultMailbox         = "INBOX"
+	defaultProcessedFolder = "Processed"
+	defaultRejectedFolder  = "Rejected"
+
+	// MaxMessageBytes defaults to DefaultMaxMessageBytes, ParseMessage's
+	// own cap: a bigger message would be refused by the MIME walk anyway.
+
+	// maxMaxMessageBytes bounds MaxMessageBytes itself: a message is held in
+	// memory whole, and the MIME walk makes copies of its parts.
+	maxMaxMessageBytes = 1 << 30
+
+	defaultPollInterval = 30 * time.Second
+	// minPollInterval keeps a misconfigured poller from hammering a server.
+	minPollInterval = 100 * time.Millisecond
+
+	defaultIdleRestart = 25 * time.Minute
+	// maxIdleRestart stays under the 30 minutes after which RFC 9051
+	// allows a server to drop an idle client.
+	maxIdleRestart = 29 * time.Minute
+
+	defaultBackoffMin = time.Second
+	defaultBackoffMax = 2 * time.Minute
+
+	defaultLeaveRetry = 5 * time.Minute
+
+	// dialTimeout bounds the TCP connect; go-imap bounds every response
+	// (30 s) and literal (5 min) read after that.
+	dialTimeout = 30 * time.Second
+
+	// metaBatch is how many messages' sizes and dates one UID FETCH asks
+	// for: bodies are fetched one at a time, so a batch costs a few hundred
+	// bytes, and it saves a round trip per message on a full mailbox.
+	metaBatch = 32
+)
+
+// MailboxConfig configures a Mailbox. Zero values take the documented
+// defaults.
+type MailboxConfig struct {
+	// Address is the server's host:port. Required.
+	Address string
+	// Security is the connection's protection; empty means SecurityTLS.
+	Security Security
+	// Username is the login name (for XOAUTH2, the mailbox's address).
+	// Required.
+	Username string
+	// Password authenticates with AUTHENTICATE PLAIN when the server offers
+	// it, otherwise LOGIN. Exactly one of Password and TokenSource is set.
+	Password string
+	// TokenSource, when set, authenticates with SASL XOAUTH2 (Microsoft 365,
+	// Gmail) instead of PLAIN or LOGIN. It is called once per connection and
+	// must return a valid (refreshed if need be) OAuth 2.0 access token.
+	TokenSource func(ctx context.Context) (string, error)
+	// TLSConfig configures TLS and STARTTLS. Nil means the system roots,
+	// with the server name taken from Address. It must be nil with
+	// SecurityNone.
+	TLSConfig *tls.Config
+
+	// Mailbox is the folder read; default "INBOX".
+	Mailbox string
+	// ProcessedFolder receives the messages the handler processed; default
+	// "Processed".
+	ProcessedFolder string
+	// RejectedFolder receives the messages the handler rejected; default
+	// "Rejected". The three folders must differ, and are created when
+	// missing.
+	RejectedFolder string
+
+	// MaxMessageBytes is the largest message (by the server's RFC822.SIZE)
+	// that is downloaded; a bigger one reaches the handler as
+	// Mail{OverCap: true} with no body. Zero means DefaultMaxMessageBytes;
+	// at most 1 GiB.
+	MaxMessageBytes int64
+
+	// PollInterval is how often the mailbox is checked when the server lacks
+	// IDLE; default 30 s, at least 100 ms.
+	PollInterval time.Duration
+	// IdleRestart ends an IDLE and lists the mailbox again after this long,
+	// before servers' 30-minute inactivity timeout; default 25 min, at most
+	// 29 min.
+	IdleRestart time.Duration
+	// LeaveRetry is how long a message the handler answered Leave for is
+	// left alone within a session; default 5 min. A new session hands it
+	// over again at once.
+	LeaveRetry time.Duration
+	// Backoff bounds the delay before reconnecting after an error: it
+	// starts at Min and doubles up to Max, each delay drawn uniformly below
+	// the current bound. Defaults 1 s and 2 min.
+	Backoff struct{ Min, Max time.Duration }
+
+	// Logger receives the session's events; nil discards them. It never
+	// receives passwords, tokens or message contents.
+	Logger *slog.Logger
+}
+
+// ConfigError reports an invalid MailboxConfig field.
+type ConfigError struct {
+	Field string // the MailboxConfig field, e.g. "Security"
+	Err   error
+}
+
+func (e *ConfigError) Error() string {
+	return fmt.Sprintf("ingest: invalid MailboxConfig.%s: %v", e.Field, e.Err)
+}
+
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+// ErrPlaintextNotLoopback is the ConfigError reason for SecurityNone with an
+// address that is not loopback.
+var ErrPlaintextNotLoopback = errors.New(`security "none" is allowed only for a loopback address`)
+
+func configErr(field, format string, args ...any) error {
+	return &ConfigError{Field: field, Err: fmt.Errorf(format, args...)}
+}
+
+// withDefaults returns a copy of cfg with its zero values filled in.
+func (cfg MailboxConfig) withDefaults() MailboxConfig {
+	if cfg.Security == "" {
+		cfg.Security = SecurityTLS
+	}
+	if cfg.Mailbox == "" {
+		cfg.Mailbox = defaultMailbox
+	}
+	if cfg.ProcessedFolder == "" {
+		cfg.ProcessedFolder = defaultProcessedFolder
+	}
+	if cfg.RejectedFolder == "" {
+		cfg.RejectedFolder = defaultRejectedFolder
+	}
+	if cfg.MaxMessageBytes == 0 {
+		cfg.MaxMessageBytes = DefaultMaxMessageBytes
+	}
+	if cfg.PollInterval == 0 {
+		cfg.PollInterval = defaultPollInterval
+	}
+	if cfg.IdleRestart == 0 {
+		cfg.IdleRestart = defaultIdleRestart
+	}
+	if cfg.LeaveRetry == 0 {
+		cfg.LeaveRetry = defaultLeaveRetry
+	}
+	if cfg.Backoff.Min == 0 {
+		cfg.Backoff.Min = defaultBackoffMin
+	}
+	if cfg.Backoff.Max == 0 {
+		cfg.Backoff.Max = max(defaultBackoffMax, cfg.Backoff.Min)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return cfg
+}
+
+// validate checks a config that went through withDefaults.
+func (cfg *MailboxConfig) validate() error {
+	host, port, err := net.SplitHostPort(cfg.Address)
+	if err != nil {
+		return configErr("Address", "want host:port: %w", err)
+	}
+	if host == "" || port == "" {
+		return configErr("Address", "want host:port, got %q", cfg.Address)
+	}
+	switch cfg.Security {
+	case SecurityTLS, SecurityStartTLS:
+	case SecurityNone:
+		if !isLoopback(host) {
+			return &ConfigError{Field: "Security", Err: ErrPlaintextNotLoopback}
+		}
+		if cfg.TLSConfig != nil {
+			return configErr("TLSConfig", "set, but Security is %q", SecurityNone)
+		}
+	default:
+		return configErr("Security", "unknown mode %q (want tls, starttls or none)", cfg.Security)
+	}
+	if cfg.Username == "" {
+		return configErr("Username", "empty")
+	}
+	switch {
+	case cfg.Password == "" && cfg.TokenSource == nil:
+		return configErr("Password", "neither Password nor TokenSource is set")
+	case cfg.Password != "" && cfg.TokenSource != nil:
+		return configErr("TokenSource", "both Password and TokenSource are set")
+	}
+	folders := []struct{ field, name string }{
+		{"Mailbox", cfg.Mailbox},
+		{"ProcessedFolder", cfg.ProcessedFolder},
+		{"RejectedFolder", cfg.RejectedFolder},
+	}
+	for i, f := range folders {
+		if strings.ContainsAny(f.name, "\x00\r\n") {
+			return configErr(f.field, "%q contains a control character", f.name)
+		}
+		for _, g := range folders[:i] {
+			if sameFolder(f.name, g.name) {
+				return configErr(f.field, "%q is also %s", f.name, g.field)
+			}
+		}
+	}
+	if cfg.MaxMessageBytes < 0 || cfg.MaxMessageBytes > maxMaxMessageBytes {
+		return configErr("MaxMessageBytes", "%d is outside 1..%d", cfg.MaxMessageBytes, maxMaxMessageBytes)
+	}
+	if cfg.PollInterval < minPollInterval {
+		return configErr("PollInterval", "%v is below %v", cfg.PollInterval, minPollInterval)
+	}
+	if cfg.IdleRestart < 0 || cfg.IdleRestart > maxIdleRestart {
+		return configErr("IdleRestart", "%v is outside 0..%v", cfg.IdleRestart, maxIdleRestart)
+	}
+	if cfg.LeaveRetry < 0 {
+		return configErr("LeaveRetry", "negative (%v)", cfg.LeaveRetry)
+	}
+	if cfg.Backoff.Min < 0 || cfg.Backoff.Max < cfg.Backoff.Min {
+		return configErr("Backoff", "want 0 < Min <= Max, got Min %v, Max %v", cfg.Backoff.Min, cfg.Backoff.Max)
+	}
+	return nil
+}
+
+// isLoopback reports whether host is a loopback IP literal or "localhost".
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	addr, err := netip.ParseAddr(host)
+	return err == nil && addr.Unmap().IsLoopback()
+}
+
+// sameFolder compares folder names as a server would: INBOX is
+// case-insensitive (RFC 9051 section 5.1), other names are not.
+func sameFolder(a, b string) bool {
+	if strings.EqualFold(a, "INBOX") || strings.EqualFold(b, "INBOX") {
+		return strings.EqualFold(a, b)
+	}
+	return a == b
+}
+
+// Mail is one message of the mailbox, as handed to a Handler.
+type Mail struct {
+	// Mailbox is the folder the message is in (MailboxConfig.Mailbox).
+	Mailbox string
+	// UIDValidity and UID identify the message on the server: the pair is
+	// unique for the mailbox's lifetime, unless the server changes
+	// UIDVALIDITY, which renumbers everything.
+	UIDValidity uint32
+	UID         uint32
+	// Size is the server's RFC822.SIZE.
+	Size int64
+	// InternalDate is when the server received the message.
+	InternalDate time.Time
+	// Raw is the whole message as stored (RFC 5322, CRLF line ends); nil
+	// when OverCap.
+	Raw []byte
+	// OverCap reports a message bigger than MaxMessageBytes: it was not
+	// downloaded.
+	OverCap bool
+}
+
+// Disposition is what a Handler wants done with a message.
+type Disposition int
+
+// The dispositions.
+const (
+	// Leave keeps the message in the mailbox, to be handed over again after
+	// LeaveRetry or in the next session.
+	Leave Disposition = iota
+	// Processed moves the message to ProcessedFolder.
+	Processed
+	// Rejected moves the message to RejectedFolder.
+	Rejected
+)
+
+var dispositionNames = [...]string{Leave: "leave", Processed: "processed", Rejected: "rejected"}
+
+func (d Disposition) String() string {
+	if d >= 0 && int(d) < len(dispositionNames) {
+		return dispositionNames[d]
+	}
+	return fmt.Sprintf("Disposition(%d)", int(d))
+}
+
+// Handler decides what becomes of each message.
+type Handler interface {
+	// Handle records the mail's outcome durably and returns where the mail
+	// goes. It must be idempotent: after a crash the same mail (same
+	// UIDVALIDITY/UID, or same bytes after a UIDVALIDITY change) comes
+	// again. A non-nil error is retryable (store down): the mail stays in
+	// the mailbox and the session backs off. Handle is called from Run's
+	// goroutine, one message at a time.
+	Handle(ctx context.Context, m *Mail) (Disposition, error)
+}
+
+// HandlerFunc adapts a function to the Handler interface.
+type HandlerFunc func(ctx context.Context, m *Mail) (Disposition, error)
+
+// Handle calls f(ctx, m).
+func (f HandlerFunc) Handle(ctx context.Context, m *Mail) (Disposition, error) { return f(ctx, m) }
+
+// Stats counts a Mailbox's activity since NewMailbox, for metrics.
+type Stats struct {
+	Connects           uint64 // sessions that logged in and selected the mailbox
+	ConnectFailures    uint64 // connection attempts that failed before that
+	Reconnects         uint64 // sessions (or attempts) that ended with an error and were retried
+	Fetched            uint64 // messages handed to the handler, OverCap ones included
+	OverCap            uint64 // messages handed over without their body
+	Processed          uint64 // messages moved to ProcessedFolder
+	Rejected           uint64 // messages moved to RejectedFolder
+	Left               uint64 // Leave answers
+	HandlerErrors      uint64 // Handle calls that returned an error
+	Vanished           uint64 // listed messages that another client expunged before they were fetched
+	UIDValidityChanges uint64 // sessions that found a UIDVALIDITY different from the previous one's
+	UIDValidity        uint32 // the latest session's UIDVALIDITY (0 before the first)
+}
+
+type counters struct {
+	connects, connectFailures, reconnects       atomic.Uint64
+	fetched, overCap, processed, rejected, left atomic.Uint64
+	handlerErrors, vanished, uidValidityChanges atomic.Uint64
+	uidValidity                                 atomic.Uint32
+}
+
+// Mailbox reads one IMAP folder; see the package documentation.
+type Mailbox struct {
+	cfg     MailboxConfig
+	log     *slog.Logger
+	running atomic.Bool
+	stats   counters
+}
+
+// NewMailbox checks cfg and returns a Mailbox; it does not connect. An
+// invalid config yields a *ConfigError naming the field.
+func NewMailbox(cfg MailboxConfig) (*Mailbox, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	log := cfg.Logger.With("imap_address", cfg.Address, "mailbox", cfg.Mailbox)
+	return &Mailbox{cfg: cfg, log: log}, nil
+}
+
+// Stats returns a snapshot of the Mailbox's counters. It is safe to call
+// while Run runs.
+func (m *Mailbox) Stats() Stats {
+	s := &m.stats
+	return Stats{
+		Connects:           s.connects.Load(),
+		ConnectFailures:    s.connectFailures.Load(),
+		Reconnects:         s.reconnects.Load(),
+		Fetched:            s.fetched.Load(),
+		OverCap:            s.overCap.Load(),
+		Processed:          s.processed.Load(),
+		Rejected:           s.rejected.Load(),
+		Left:               s.left.Load(),
+		HandlerErrors:      s.handlerErrors.Load(),
+		Vanished:           s.vanished.Load(),
+		UIDValidityChanges: s.uidValidityChanges.Load(),
+		UIDValidity:        s.uidValidity.Load(),
+	}
+}
+
+// ErrRunning is returned by Run when the Mailbox is already running: two
+// sessions on one Mailbox would hand the same messages over concurrently.
+var ErrRunning = errors.New("ingest: Mailbox is already running")
+
+// Run connects, and until ctx ends: fetches every message present in the
+// mailbox, calls h.Handle, moves the message as the handler says, then waits
+// for new mail with IDLE (or polls), reconnecting with backoff on any error.
+// It returns ctx.Err() when ctx ends, and an error without running when h is
+// nil or another Run is in progress.
+func (m *Mailbox) Run(ctx context.Context, h Handler) error {
+	if h == nil {
+		return errors.New("ingest: Run with a nil Handler")
+	}
+	if !m.running.CompareAndSwap(false, true) {
+		return ErrRunning
+	}
+	defer m.running.Store(false)
+
+	bo := newBackoff(m.cfg.Backoff.Min, m.cfg.Backoff.Max)
+	for {
+		progressed, err := m.session(ctx, h)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		var herr *handlerError
+		if progressed && !errors.As(err, &herr) {
+			bo.reset()
+		}
+		delay := bo.next()
+		m.log.Warn("imap session ended, reconnecting", "err", err, "delay", delay)
+		m.stats.reconnects.Add(1)
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// handlerError marks a session ended by the handler rather than the server.
+type handlerError struct {
+	uid imap.UID
+	err error
+}
+
+func (e *handlerError) Error() string {
+	return fmt.Sprintf("handler failed on UID %d: %v", e.uid, e.err)
+}
+
+func (e *handlerError) Unwrap() error { return e.err }
+
+// errNotReturned means a FETCH did not return a message that UID SEARCH
+// listed.
+var errNotReturned = errors.New("message listed but not returned by FETCH")
+
+// session is one connection's state.
+type session struct {
+	m           *Mailbox
+	h           Handler
+	c           *imapclient.Client
+	caps        imap.CapSet
+	newMail     <-chan struct{}
+	uidValidity uint32
+	// left holds the messages answered Leave, until when to leave them.
+	left map[imap.UID]time.Time
+	// copied holds messages copied out and flagged \Deleted but not yet
+	// expunged (servers without UIDPLUS): they are not handed over again in
+	// this session.
+	copied map[imap.UID]bool
+}
+
+// session runs one connection until an error or the end of ctx. progressed
+// reports whether it went through the whole mailbox at least once.
+func (m *Mailbox) session(ctx context.Context, h Handler) (progressed bool, err error) {
+	c, newMail, err := m.connect(ctx)
+	if err != nil {
+		m.stats.connectFailures.Add(1)
+		return false, err
+	}
+	// Commands do not take a context: closing the connection is what makes
+	// a blocked one return once ctx ends.
+	stop := context.AfterFunc(ctx, func() { c.Close() })
+	defer func() {
+		stop()
+		c.Close()
+	}()
+
+	s := &session{
+		m:       m,
+		h:       h,
+		c:       c,
+		newMail: newMail,
+		left:    make(map[imap.UID]time.Time),
+		copied:  make(map[imap.UID]bool),
+	}
+	if err := s.open(); err != nil {
+		m.stats.connectFailures.Add(1)
+		return false, err
+	}
+	m.stats.connects.Add(1)
+	for {
+		// Drain before listing, not after: a notice arriving during the
+		// scan then still ends the next wait at once.
+		select {
+		case <-newMail:
+		default:
+		}
+		if err := s.scan(ctx); err != nil {
+			return progressed, err
+		}
+		progressed = true
+		if err := s.wait(ctx); err != nil {
+			return progressed, err
+		}
+	}
+}
+
+// connect dials, secures and authenticates a connection. The returned
+// channel receives a value whenever the server announces a new message
+// count.
+func (m *Mailbox) connect(ctx context.Context) (*imapclient.Client, <-chan struct{}, error) {
+	cfg := &m.cfg
+	newMail := make(chan struct{}, 1)
+	opts := &imapclient.Options{
+		UnilateralDataHandler: &imapclient.UnilateralDataHandler{
+			// Runs on the client's reader goroutine, which must not block
+			// nor send commands: only signal.
+			Mailbox: func(d *imapclient.UnilateralDataMailbox) {
+				if d.NumMessages != nil {
+					select {
+					case newMail <- struct{}{}:
+					default:
+					}
+				}
+			},
+		},
+	}
+
+	dialer := &net.Dialer{Timeout: dialTimeout}
+	conn, err := dialer.DialContext(ctx, "tcp", cfg.Address)
+	if err != nil {
+		return nil, nil, fmt.Errorf("connecting to %s: %w", cfg.Address, err)
+	}
+	// The TLS handshake and the greeting do not take a context either.
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
+
+	var c *imapclient.Client
+	switch cfg.Security {
+	case SecurityTLS:
+		tconn := tls.Client(conn, m.tlsConfig(true))
+		if err := tconn.HandshakeContext(ctx); err != nil {
+			conn.Close()
+			return nil, nil, fmt.Errorf("TLS handshake with %s: %w", cfg.Address, err)
+		}
+		c = imapclient.New(tconn, opts)
+	case SecurityStartTLS:
+		opts.TLSConfig = m.tlsConfig(false)
+		// NewStartTLS fails when the server does not offer STARTTLS, and
+		// refuses a PREAUTH greeting on the plaintext connection.
+		c, err = imapclient.NewStartTLS(conn, opts)
+		if err != nil {
+			return nil, nil, fmt.Errorf("STARTTLS with %s: %w", cfg.Address, err)
+		}
+	default:
+		c = imapclient.New(conn, opts)
+	}
+	if err := c.WaitGreeting(); err != nil {
+		c.Close()
+		return nil, nil, fmt.Errorf("greeting from %s: %w", cfg.Address, err)
+	}
+	if err := m.authenticate(ctx, c); err != nil {
+		c.Close()
+		return nil, nil, err
+	}
+	return c, newMail, nil
+}
+
+func (m *Mailbox) tlsConfig(implicit bool) *tls.Config {
+	var tc *tls.Config
+	if m.cfg.TLSConfig != nil {
+		tc = m.cfg.TLSConfig.Clone()
+	} else {
+		tc = new(tls.Config)
+	}
+	if tc.ServerName == "" {
+		host, _, _ := net.SplitHostPort(m.cfg.Address)
+		tc.ServerName = host
+	}
+	if tc.MinVersion == 0 {
+		tc.MinVersion = tls.VersionTLS12
+	}
+	if implicit && tc.NextProtos == nil {
+		tc.NextProtos = []string{"imap"}
+	}
+	return tc
+}
+
+func (m *Mailbox) authenticate(ctx context.Context, c *imapclient.Client) error {
+	cfg := &m.cfg
+	caps := c.Caps()
+	if caps == nil {
+		return errors.New("reading server capabilities")
+	}
+	if cfg.TokenSource != nil {
+		if !caps.Has(imap.AuthCap(xoauth2Mech)) {
+			return errors.New("server does not offer AUTH=XOAUTH2")
+		}
+		token, err := cfg.TokenSource(ctx)
+		if err != nil {
+			return fmt.Errorf("getting an OAuth token: %w", err)
+		}
+		xc := newXOAUTH2Client(cfg.Username, token)
+		if err := c.Authenticate(xc); err != nil {
+			return xc.wrap(err)
+		}
+		return nil
+	}
+	if caps.Has(imap.AuthCap(sasl.Plain)) {
+		if err := c.Authenticate(sasl.NewPlainClient("", cfg.Username, cfg.Password)); err != nil {
+			return fmt.Errorf("AUTHENTICATE PLAIN as %q: %w", cfg.Username, err)
+		}
+		return nil
+	}
+	if caps.Has(imap.CapLoginDisabled) {
+		return errors.New("server disables LOGIN and offers no AUTH=PLAIN")
+	}
+	if err := c.Login(cfg.Username, cfg.Password).Wait(); err != nil {
+		return fmt.Errorf("LOGIN as %q: %w", cfg.Username, err)
+	}
+	return nil
+}
+
+// open creates missing folders and selects the mailbox.
+func (s *session) open() error {
+	cfg := &s.m.cfg
+	s.caps = s.c.Caps()
+	if s.caps == nil {
+		return errors.New("reading server capabilities")
+	}
+	for _, name := range []string{cfg.Mailbox, cfg.ProcessedFolder, cfg.RejectedFolder} {
+		if err := s.ensureFolder(name); err != nil {
+			return err
+		}
+	}
+	sel, err := s.c.Select(cfg.Mailbox, nil).Wait()
+	if err != nil {
+		return fmt.Errorf("selecting %q: %w", cfg.Mailbox, err)
+	}
+	if sel.UIDValidity == 0 {
+		// Without it, UIDs mean nothing across sessions.
+		return fmt.Errorf("selecting %q: server sent no UIDVALIDITY", cfg.Mailbox)
+	}
+	s.uidValidity = sel.UIDValidity
+	prev := s.m.stats.uidValidity.Swap(sel.UIDValidity)
+	if prev != 0 && prev != sel.UIDValidity {
+		s.m.stats.uidValidityChanges.Add(1)
+		s.m.log.Warn("UIDVALIDITY changed: every message present is handed over again",
+			"old_uidvalidity", prev, "uidvalidity", sel.UIDValidity)
+	}
+	s.m.log.Info("mailbox selected", "uidvalidity", sel.UIDValidity, "messages", sel.NumMessages,
+		"idle", s.caps.Has(imap.CapIdle), "move", s.caps.Has(imap.CapMove), "uidplus", s.caps.Has(imap.CapUIDPlus))
+	return nil
+}
+
+// ensureFolder creates name unless STATUS finds it. STATUS rather than LIST
+// keeps wildcard characters in a name from matching other folders.
+func (s *session) ensureFolder(name string) error {
+	_, err := s.c.Status(name, &imap.StatusOptions{NumMessages: true}).Wait()
+	if err == nil {
+		return nil
+	}
+	var ierr *imap.Error
+	if !errors.As(err, &ierr) {
+		return fmt.Errorf("checking folder %q: %w", name, err)
+	}
+	if err := s.c.Create(name, nil).Wait(); err != nil {
+		if errors.As(err, &ierr) && ierr.Code == imap.ResponseCodeAlreadyExists {
+			return nil
+		}
+		return fmt.Errorf("creating folder %q: %w", name, err)
+	}
+	s.m.log.Info("created folder", "folder", name)
+	return nil
+}
+
+// scan hands every message present to the handler, in UID order.
+func (s *session) scan(ctx context.Context) error {
+	data, err := s.c.UIDSearch(&imap.SearchCriteria{}, nil).Wait()
+	if err != nil {
+		return fmt.Errorf("listing %q: %w", s.m.cfg.Mailbox, err)
+	}
+	uids := data.AllUIDs()
+	slices.Sort(uids)
+	// Forget left messages that are gone, so their retry times do not wake
+	// the session for nothing.
+	for uid := range s.left {
+		if _, found := slices.BinarySearch(uids, uid); !found {
+			delete(s.left, uid)
+		}
+	}
+	now := time.Now()
+	var todo []imap.UID
+	for _, uid := range uids {
+		if s.copied[uid] {
+			continue
+		}
+		if until, ok := s.left[uid]; ok && now.Before(until) {
+			continue
+		}
+		todo = append(todo, uid)
+	}
+
+	var missing []imap.UID
+	for batch := range slices.Chunk(todo, metaBatch) {
+		metas, err := s.fetchMeta(batch)
+		if err != nil {
+			return err
+		}
+		for _, uid := range batch {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			meta, ok := metas[uid]
+			if !ok {
+				missing = append(missing, uid)
+				continue
+			}
+			err := s.handle(ctx, meta)
+			if errors.Is(err, errNotReturned) {
+				missing = append(missing, uid)
+				continue
+			}
+			if err != nil {
+				return err
+			}
+		}
+	}
+	if len(missing) > 0 {
+		return s.checkMissing(missing)
+	}
+	return nil
+}
+
+type msgMeta struct {
+	uid          imap.UID
+	size         int64
+	internalDate time.Time
+}
+
+// fetchMeta fetches the size and date of a batch of messages. A message
+// missing from the result is the caller's to check.
+func (s *session) fetchMeta(uids []imap.UID) (map[imap.UID]msgMeta, error) {
+	bufs, err := s.c.Fetch(imap.UIDSetNum(uids...), &imap.FetchOptions{
+		UID:          true,
+		RFC822Size:   true,
+		InternalDate: true,
+	}).Collect()
+	var ierr *imap.Error
+	if err != nil && !errors.As(err, &ierr) {
+		return nil, fmt.Errorf("fetching sizes of %d messages: %w", len(uids), err)
+	}
+	// A NO (Dovecot's EXPUNGEISSUED, say) still comes with the messages
+	// that exist; the others are checked by the caller.
+	metas := make(map[imap.UID]msgMeta, len(bufs))
+	for _, b := range bufs {
+		if b.UID == 0 {
+			continue
+		}
+		metas[b.UID] = msgMeta{uid: b.UID, size: b.RFC822Size, internalDate: b.InternalDate}
+	}
+	return metas, nil
+}
+
+// handle downloads one message if under the cap, calls the handler and
+// carries out its answer.
+func (s *session) handle(ctx context.Context, meta msgMeta) error {
+	cfg := &s.m.cfg
+	mail := &Mail{
+		Mailbox:      cfg.Mailbox,
+		UIDValidity:  s.uidValidity,
+		UID:          uint32(meta.uid),
+		Size:         meta.size,
+		InternalDate: meta.internalDate,
+	}
+	if meta.size > cfg.MaxMessageBytes {
+		mail.OverCap = true
+	} else {
+		raw, err := s.fetchBody(meta.uid)
+		switch {
+		case errors.Is(err, errOverCap):
+			mail.OverCap = true
+		case err != nil:
+			return err
+		default:
+			mail.Raw = raw
+			if int64(len(raw)) != meta.size {
+				s.m.log.Warn("message size differs from RFC822.SIZE",
+					"uid", meta.uid, "size", meta.size, "fetched", len(raw))
+			}
+		}
+	}
+	log := s.m.log.With("uidvalidity", s.uidValidity, "uid", meta.uid, "size", meta.size)
+	s.m.stats.fetched.Add(1)
+	if mail.OverCap {
+		s.m.stats.overCap.Add(1)
+		log.Warn("message over the size cap, handing it over without its body", "cap", cfg.MaxMessageBytes)
+	}
+
+	disp, err := s.h.Handle(ctx, mail)
+	if err != nil {
+		s.m.stats.handlerErrors.Add(1)
+		return &handlerError{uid: meta.uid, err: err}
+	}
+	switch disp {
+	case Processed, Rejected:
+		folder, counter := cfg.ProcessedFolder, &s.m.stats.processed
+		if disp == Rejected {
+			folder, counter = cfg.RejectedFolder, &s.m.stats.rejected
+		}
+		if err := s.move(meta.uid, folder); err != nil {
+			return fmt.Errorf("moving UID %d to %q after the handler committed it: %w", meta.uid, folder, err)
+		}
+		delete(s.left, meta.uid)
+		counter.Add(1)
+		log.Info("message handled", "disposition", disp, "folder", folder)
+	case Leave:
+		s.left[meta.uid] = time.Now().Add(cfg.LeaveRetry)
+		s.m.stats.left.Add(1)
+		log.Info("message left in the mailbox", "retry_after", cfg.LeaveRetry)
+	default:
+		// A programming error in the handler: keeping the message is the
+		// only answer that loses nothing.
+		s.left[meta.uid] = time.Now().Add(cfg.LeaveRetry)
+		s.m.stats.left.Add(1)
+		log.Error("handler returned an unknown disposition, leaving the message", "disposition", disp)
+	}
+	return nil
+}
+
+// errOverCap means the server sent a body longer than MaxMessageBytes
+// although RFC822.SIZE said it was under.
+var errOverCap = errors.New("message body over the size cap")
+
+// fetchBody downloads one message. It asks for at most MaxMessageBytes+1
+// bytes, so a server whose RFC822.SIZE understates a message cannot make it
+// download more than the cap.
+func (s *session) fetchBody(uid imap.UID) ([]byte, error) {
+	limit := s.m.cfg.MaxMessageBytes
+	cmd := s.c.Fetch(imap.UIDSetNum(uid), &imap.FetchOptions{
+		UID: true,
+		BodySection: []*imap.FetchItemBodySection{{
+			Peek:    true,
+			Partial: &imap.SectionPartial{Offset: 0, Size: limit + 1},
+		}},
+	})
+	// Close drains whatever was not read: go-imap's reader goroutine waits
+	// until a literal is consumed.
+	drain := true
+	defer func() {
+		if drain {
+			cmd.Close()
+		}
+	}()
+
+	var raw []byte
+	got, over := false, false
+	for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
+		for item := msg.Next(); item != nil; item = msg.Next() {
+			body, ok := item.(imapclient.FetchItemDataBodySection)
+			if !ok || body.Literal == nil || got {
+				continue
+			}
+			got = true
+			n := body.Literal.Size()
+			if n > limit {
+				over = true
+				continue
+			}
+			buf := make([]byte, n)
+			// ReadFull, not ReadAll: the literal reader reports a connection
+			// cut short as a plain EOF, and a truncated message must never
+			// reach the handler.
+			if _, err := io.ReadFull(body.Literal, buf); err != nil {
+				// After a failed literal read go-imap's reader goroutine
+				// resumes reading the connection, so draining the literal
+				// here would race with it. The connection is lost anyway:
+				// close it, which ends the reader and the command.
+				drain = false
+				s.c.Close()
+				return nil, fmt.Errorf("reading UID %d (%d bytes): %w", uid, n, err)
+			}
+			raw = buf
+		}
+	}
+	if err := cmd.Close(); err != nil {
+		var ierr *imap.Error
+		if errors.As(err, &ierr) && ierr.Type == imap.StatusResponseTypeNo && !got {
+			return nil, errNotReturned
+		}
+		return nil, fmt.Errorf("fetching UID %d: %w", uid, err)
+	}
+	switch {
+	case !got:
+		return nil, errNotReturned
+	case over:
+		return nil, errOverCap
+	}
+	return raw, nil
+}
+
+// move moves one message out of the mailbox.
+func (s *session) move(uid imap.UID, folder string) error {
+	set := imap.UIDSetNum(uid)
+	err := s.moveOnce(set, folder)
+	var ierr *imap.Error
+	if errors.As(err, &ierr) && ierr.Code == imap.ResponseCodeTryCreate {
+		// Someone deleted the folder since the session began.
+		if err := s.ensureFolder(folder); err != nil {
+			return err
+		}
+		err = s.moveOnce(set, folder)
+	}
+	if err != nil {
+		return err
+	}
+	if !s.caps.Has(imap.CapMove) && !s.caps.Has(imap.CapUIDPlus) {
+		s.copied[uid] = true
+		return s.expungeCopied()
+	}
+	return nil
+}
+
+func (s *session) moveOnce(set imap.UIDSet, folder string) error {
+	if s.caps.Has(imap.CapMove) {
+		_, err := s.c.Move(set, folder).Wait()
+		return err
+	}
+	if _, err := s.c.Copy(set, folder).Wait(); err != nil {
+		return fmt.Errorf("COPY: %w", err)
+	}
+	err := s.c.Store(set, &imap.StoreFlags{
+		Op:     imap.StoreFlagsAdd,
+		Silent: true,
+		Flags:  []imap.Flag{imap.FlagDeleted},
+	}, nil).Close()
+	if err != nil {
+		return fmt.Errorf("STORE +FLAGS \\Deleted: %w", err)
+	}
+	if s.caps.Has(imap.CapUIDPlus) {
+		if err := s.c.UIDExpunge(set).Close(); err != nil {
+			return fmt.Errorf("UID EXPUNGE: %w", err)
+		}
+	}
+	return nil
+}
+
+// expungeCopied runs a plain EXPUNGE, but only when every message flagged
+// \Deleted is one this session copied out: EXPUNGE would otherwise destroy
+// messages that another client flagged and nobody has handled.
+func (s *session) expungeCopied() error {
+	data, err := s.c.UIDSearch(&imap.SearchCriteria{Flag: []imap.Flag{imap.FlagDeleted}}, nil).Wait()
+	if err != nil {
+		return fmt.Errorf("listing deleted messages: %w", err)
+	}
+	for _, uid := range data.AllUIDs() {
+		if !s.copied[uid] {
+			s.m.log.Warn("not expunging: a message this session did not copy out is flagged \\Deleted",
+				"uid", uid, "pending", len(s.copied))
+			return nil
+		}
+	}
+	if err := s.c.Expunge().Close(); err != nil {
+		return fmt.Errorf("EXPUNGE: %w", err)
+	}
+	clear(s.copied)
+	return nil
+}
+
+// checkMissing decides what became of messages that UID SEARCH listed and
+// FETCH did not return: expunged by another client (counted, logged) or
+// still there (an error, so the session restarts instead of skipping them).
+func (s *session) checkMissing(uids []imap.UID) error {
+	// NOOP first: a session may not see another's changes before it.
+	if err := s.c.Noop().Wait(); err != nil {
+		return fmt.Errorf("NOOP: %w", err)
+	}
+	data, err := s.c.UIDSearch(&imap.SearchCriteria{UID: []imap.UIDSet{imap.UIDSetNum(uids...)}}, nil).Wait()
+	if err != nil {
+		return fmt.Errorf("listing messages FETCH did not return: %w", err)
+	}
+	still := data.AllUIDs()
+	if gone := len(uids) - len(still); gone > 0 {
+		s.m.stats.vanished.Add(uint64(gone))
+		s.m.log.Warn("messages were expunged by another client before they could be fetched", "count", gone)
+	}
+	if len(still) > 0 {
+		return fmt.Errorf("%w: UIDs %v", errNotReturned, still)
+	}
+	return nil
+}
+
+// wait returns when the mailbox may have changed: new mail, the IDLE restart
+// or poll interval, or a left message's retry time.
+func (s *session) wait(ctx context.Context) error {
+	cfg := &s.m.cfg
+	idle := s.caps.Has(imap.CapIdle)
+	d := cfg.PollInterval
+	if idle {
+		d = cfg.IdleRestart
+	}
+	if next, ok := s.nextRetry(); ok {
+		d = min(d, max(time.Until(next), 0))
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+
+	if !idle {
+		s.m.log.Debug("waiting for new mail", "mode", "poll", "for", d)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-s.c.Closed():
+			return errors.New("connection closed by the server")
+		case <-timer.C:
+		}
+		// Dovecot shows other connections' deliveries only after a NOOP.
+		if err := s.c.Noop().Wait(); err != nil {
+			return fmt.Errorf("NOOP: %w", err)
+		}
+		return nil
+	}
+
+	cmd, err := s.c.Idle()
+	if err != nil {
+		return fmt.Errorf("starting IDLE: %w", err)
+	}
+	s.m.log.Debug("waiting for new mail", "mode", "idle", "for", d)
+	var closed bool
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-s.c.Closed():
+		closed = true
+	case <-s.newMail:
+	case <-timer.C:
+	}
+	if err := cmd.Close(); err != nil {
+		return fmt.Errorf("ending IDLE: %w", err)
+	}
+	if err := cmd.Wait(); err != nil {
+		return fmt.Errorf("IDLE: %w", err)
+	}
+	if closed {
+		return errors.New("connection closed by the server during IDLE")
+	}
+	return nil
+}
+
+// nextRetry returns the earliest time still to come at which a left
+// message is due again.
+func (s *session) nextRetry() (time.Time, bool) {
+	var next time.Time
+	now := time.Now()
+	for _, t := range s.left {
+		if t.After(now) && (next.IsZero() || t.Before(next)) {
+			next = t
+		}
+	}
+	return next, !next.IsZero()
+}
