@@ -281,12 +281,8 @@ func verifySignerInfo(si *signerInfo, certs []*x509.Certificate, content []byte,
 		return v, errorf(DigestMismatch, "messageDigest does not match the %v hash of the %d signed bytes", h, len(content))
 	}
 
-	encodings, perr := signedAttrsDER(attrs, si.SignedAttrs)
-	if perr != nil {
-		return v, errorf(Malformed, "%w", perr)
-	}
 	var sigErr error
-	for _, enc := range encodings {
+	for _, enc := range signedAttrsDER(attrs) {
 		if sigErr = scheme.verify(cert.PublicKey, h, enc, si.Signature); sigErr == nil {
 			break
 		}

@@ -292,7 +292,7 @@ func singleAttribute(attrs []attribute, oid asn1.ObjectIdentifier, name string) 
 // been computed: the DER re-encoding of the SET OF (members sorted, as RFC
 // 5652 section 5.4 requires) and, when it differs, the signer's own member
 // order under a SET tag.
-func signedAttrsDER(attrs []attribute, raw asn1.RawValue) ([][]byte, error) {
+func signedAttrsDER(attrs []attribute) [][]byte {
 	members := make([][]byte, len(attrs))
 	for i, a := range attrs {
 		members[i] = a.Raw
@@ -303,12 +303,12 @@ func signedAttrsDER(attrs []attribute, raw asn1.RawValue) ([][]byte, error) {
 	der := encodeSet(sorted)
 	asSent := encodeSet(members)
 	if bytes.Equal(der, asSent) {
-		return [][]byte{der}, nil
+		return [][]byte{der}
 	}
 	// QUIRK: some producers sign their attributes in the order they wrote
 	// them. Both encodings carry the same attribute values, so accepting
 	// either changes nothing about what was signed.
-	return [][]byte{der, asSent}, nil
+	return [][]byte{der, asSent}
 }
 
 func encodeSet(members [][]byte) []byte {
