@@ -19,8 +19,9 @@
 //     earlier revocation proves it as well). The first such answer ends the
 //     search and wins over any Good.
 //   - Good: an authentic response whose validity window covers the
-//     validation time (thisUpdate <= at <= nextUpdate, with maxClockSkew of
-//     tolerance on thisUpdate) and that does not list the certificate, or
+//     validation time (thisUpdate <= at <= nextUpdate, allowing 5 minutes of
+//     clock skew on thisUpdate; without a nextUpdate only the 5 minutes after
+//     thisUpdate are covered) and that does not list the certificate, or
 //     lists a revocation after the validation time (reported in Detail). A
 //     Good answer does not end the search: the remaining sources are still
 //     consulted for a revocation, so a stale but still-valid response that
