@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 )
 
 // maxFilters bounds a chain of filters on one stream. Producers use one;
@@ -109,10 +110,11 @@ func (f *File) inflate(in []byte, off int64) ([]byte, error) {
 	left := f.lim.MaxTotalDecodedBytes - f.decoded
 	f.mu.Unlock()
 	limit := min(f.lim.MaxDecodedBytes, left)
-	zr, err := zlib.NewReader(bytes.NewReader(in))
+	zr, err := newZlibReader(in)
 	if err != nil {
 		return nil, formatErr(off, "flate: %v", err)
 	}
+	defer zlibReaders.Put(zr)
 	var buf bytes.Buffer
 	// Most streams compress 2 to 10 times: start near there and grow.
 	buf.Grow(int(min(int64(len(in))*4+512, max(limit, 0)+1)))
@@ -130,6 +132,21 @@ func (f *File) inflate(in []byte, off int64) ([]byte, error) {
 	f.decoded += n
 	f.mu.Unlock()
 	return buf.Bytes(), nil
+}
+
+// zlibReaders keeps inflaters for reuse: each holds a 32 KiB window and
+// tables whose allocation costs more than inflating a small stream.
+var zlibReaders sync.Pool
+
+func newZlibReader(in []byte) (io.ReadCloser, error) {
+	if zr, ok := zlibReaders.Get().(io.ReadCloser); ok {
+		if err := zr.(zlib.Resetter).Reset(bytes.NewReader(in), nil); err != nil {
+			zlibReaders.Put(zr)
+			return nil, err
+		}
+		return zr, nil
+	}
+	return zlib.NewReader(bytes.NewReader(in))
 }
 
 // unpredict undoes a /Predictor of the parameters d (7.4.4.4).

@@ -71,7 +71,7 @@ func TestSections(t *testing.T) {
 		{"classic", []bool{false}, [][]int{{0, 1, 2, 3, 4, 5, 6, 7, 10, 11, 12, 13, 14, 20, 21, 22, 23, 24, 25, 26}}},
 		{"incremental-update", []bool{false, false}, [][]int{{10}, {0, 1, 2, 3, 4, 5, 6, 7, 10, 11, 12, 13, 14, 20, 21, 22, 23, 24, 25, 26}}},
 		{"incremental-update-xref-stream", []bool{true, true}, [][]int{{10, 31, 42}, {0, 1, 2, 3, 4, 5, 6, 7, 10, 11, 12, 13, 14, 20, 21, 22, 23, 24, 25, 26, 30, 40}}},
-		{"hybrid", []bool{false}, [][]int{{0, 1, 2, 3, 4, 5, 6, 7, 10, 11, 12, 13, 14, 20, 21, 22, 23, 24, 25, 26, 30, 40}}},
+		{"hybrid", []bool{false, false}, [][]int{{10, 11, 12, 13, 14, 20, 21, 22, 23, 24}, {0, 1, 2, 3, 4, 5, 6, 7, 10, 11, 12, 13, 14, 20, 21, 22, 23, 24, 25, 26, 40}}},
 	}
 	for _, tt := range tests {
 		t.Run("ok/"+tt.layout, func(t *testing.T) {
@@ -110,8 +110,8 @@ func TestSections(t *testing.T) {
 			if tt.layout == "hybrid" && secs[0].XRefStm == 0 {
 				t.Errorf("hybrid: Sections()[0].XRefStm = 0")
 			}
-			if secs[0].Entries[0] != (Entry{Free: true, Gen: 65535}) && tt.layout != "incremental-update" && tt.layout != "incremental-update-xref-stream" {
-				t.Errorf("entry 0 = %+v, want free with generation 65535", secs[0].Entries[0])
+			if last := secs[len(secs)-1]; last.Entries[0] != (Entry{Free: true, Gen: 65535}) {
+				t.Errorf("entry 0 = %+v, want free with generation 65535", last.Entries[0])
 			}
 		})
 	}
@@ -392,6 +392,17 @@ func TestOpenFail(t *testing.T) {
 			i := bytes.Index(d, []byte("1 0 obj"))
 			return replaceOnce(t, d, "/XRefStm 0000000000", fmt.Sprintf("/XRefStm %010d", i))
 		}, Limits{}, "does not hold a cross-reference stream", false},
+		{"fail/hybrid-table-and-stream-disagree", func(t *testing.T) []byte {
+			w := newTestWriter()
+			objs := formObjects("Dupont")
+			w.objStm(40, objs[:10])
+			for _, o := range objs[10:] {
+				w.obj(o.num, o.body)
+			}
+			writeStreams(w, 0)
+			w.hybridOneSection(30, trailerRoot)
+			return w.bytes()
+		}, Limits{}, "is both in the cross-reference table", false},
 		{"fail/xrefstm-not-offset", func(t *testing.T) []byte {
 			return buildClassic(minimal(), trailerRoot+"/XRefStm -1")
 		}, Limits{}, "/XRefStm is not an offset in the file", false},

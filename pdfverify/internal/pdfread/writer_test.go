@@ -203,9 +203,32 @@ func (w *testWriter) xrefStream(num int, trailer string, predict bool) {
 	w.finish(off)
 }
 
-// hybrid writes a table for the uncompressed objects whose trailer has
-// /XRefStm pointing at stream num, which lists the compressed ones.
+// hybrid writes the pending objects as a hybrid-reference file does
+// (PDF 32000-1 7.5.8.4): a main table where the compressed objects are
+// free, then cross-reference stream num listing them, then an empty
+// update section whose trailer points at that stream with /XRefStm.
 func (w *testWriter) hybrid(num int, trailer string) {
+	var compressed []int
+	for n := range w.inStm {
+		compressed = append(compressed, n)
+	}
+	slices.Sort(compressed)
+	hidden := w.inStm
+	w.table(trailer)
+	stmOff := int64(w.buf.Len())
+	w.inStm = hidden
+	w.xrefStreamObj(num, compressed, "", true)
+	w.inStm = map[int][2]int{}
+	w.offsets = map[int]int64{}
+	off := int64(w.buf.Len())
+	fmt.Fprintf(&w.buf, "xref\n0 0\ntrailer\n<</Size %d%s/XRefStm %d%s>>\n", w.size, w.prevEntry(), stmOff, trailer)
+	w.finish(off)
+}
+
+// hybridOneSection writes the table and its /XRefStm stream in the same
+// section, the table listing the compressed objects as free: readers
+// disagree on whether those objects exist.
+func (w *testWriter) hybridOneSection(num int, trailer string) {
 	var compressed []int
 	for n := range w.inStm {
 		compressed = append(compressed, n)
@@ -213,8 +236,6 @@ func (w *testWriter) hybrid(num int, trailer string) {
 	slices.Sort(compressed)
 	stmOff := int64(w.buf.Len())
 	w.xrefStreamObj(num, compressed, "", true)
-	w.note(num)
-	w.offsets[num] = stmOff
 	w.table(fmt.Sprintf("/XRefStm %d%s", stmOff, trailer))
 }
 

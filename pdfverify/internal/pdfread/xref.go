@@ -23,8 +23,9 @@ const manySections = 8
 
 // Section is one cross-reference section: a classic table with its trailer,
 // or a cross-reference stream. For a hybrid section (a table whose trailer
-// has /XRefStm) Entries also holds the entries of that stream, which fill
-// the table's free entries as PDF 32000-1 7.5.8.4 says.
+// has /XRefStm) Entries also holds the entries of that stream; an object
+// that the table and the stream both describe, differently, makes Open
+// fail, since readers disagree on which one PDF 32000-1 7.5.8.4 means.
 type Section struct {
 	Offset        int64         // where this section starts (the startxref or /Prev value)
 	Trailer       Dict          // trailer dictionary; for a cross-reference stream, the stream dictionary
@@ -237,12 +238,19 @@ func (f *File) readTable(off int64, total *int) (Section, error) {
 		if err != nil {
 			return Section{}, err
 		}
-		// The table is consulted first; its free entries are where a
-		// hybrid file hides the objects only the stream describes.
+		// 7.5.8.4: the table is consulted before the stream, so a free
+		// table entry would hide the stream's entry from some readers
+		// and not from others (the hidden objects' free entries belong
+		// in the previous section). An object that both describe
+		// differently is ambiguous, not a choice to make here.
 		for n, e := range hs.Entries {
-			if t, ok := entries[n]; !ok || t.Free {
-				entries[n] = e
+			if t, ok := entries[n]; ok {
+				if t == e || (t.Free && e.Free) {
+					continue
+				}
+				return Section{}, formatErr(so, "object %d is both in the cross-reference table at %d and in its /XRefStm stream", n, off)
 			}
+			entries[n] = e
 		}
 		sec.XRefStm = so
 	}
