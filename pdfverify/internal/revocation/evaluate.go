@@ -25,13 +25,25 @@ var (
 // announces that a certificate is no longer revoked (delta CRLs only).
 const reasonRemoveFromCRL = 8
 
-// window returns whether [thisUpdate, nextUpdate] covers at. A missing
-// nextUpdate means the issuer promises nothing beyond thisUpdate (RFC 6960
-// section 4.2.2.1 for OCSP; RFC 5280 makes it mandatory in CRLs), so the
-// information then covers only thisUpdate, within maxClockSkew.
-func window(thisUpdate, nextUpdate, at time.Time) (bool, string) {
+// window returns whether a response with [thisUpdate, nextUpdate] speaks
+// for the time at. A missing nextUpdate means the issuer promises nothing
+// beyond thisUpdate (RFC 6960 section 4.2.2.1 for OCSP; RFC 5280 makes it
+// mandatory in CRLs), so the information then covers only thisUpdate,
+// within maxClockSkew.
+//
+// A response issued after at also speaks for at when it was issued while
+// the certificate was still valid (thisUpdate <= notAfter): a CA lists a
+// revoked certificate until it expires (RFC 5280 section 3.3), so silence
+// then means "not revoked at at" too. That is what lets a timestamped
+// signature be checked against today's CRL.
+// QUIRK: a certificateHold released between at and thisUpdate is missed;
+// RGS CAs do not suspend certificates.
+func window(thisUpdate, nextUpdate, at, notAfter time.Time) (bool, string) {
 	if thisUpdate.After(at.Add(maxClockSkew)) {
-		return false, fmt.Sprintf("was issued on %s, after the validation time %s", stamp(thisUpdate), stamp(at))
+		if !thisUpdate.After(notAfter) {
+			return true, ""
+		}
+		return false, fmt.Sprintf("was issued on %s, after the validation time %s and after the certificate expired", stamp(thisUpdate), stamp(at))
 	}
 	if nextUpdate.IsZero() {
 		if at.After(thisUpdate.Add(maxClockSkew)) {
@@ -86,7 +98,7 @@ func evalCRL(rl *x509.RevocationList, cert, issuer *x509.Certificate, at time.Ti
 	if listed != nil && listed.ReasonCode != reasonRemoveFromCRL {
 		a.revokedAt = listed.RevocationTime // after the validation time
 	}
-	if ok, why := window(rl.ThisUpdate, rl.NextUpdate, at); !ok {
+	if ok, why := window(rl.ThisUpdate, rl.NextUpdate, at, cert.NotAfter); !ok {
 		a.note = "proves nothing at the validation time: it " + why
 		return a
 	}
@@ -195,10 +207,10 @@ func evalOCSP(der []byte, cert, issuer *x509.Certificate, at time.Time) answer {
 	if err != nil {
 		return answer{note: err.Error()}
 	}
-	return ocspAnswer(resp, at)
+	return ocspAnswer(resp, cert, at)
 }
 
-func ocspAnswer(resp *ocsp.Response, at time.Time) answer {
+func ocspAnswer(resp *ocsp.Response, cert *x509.Certificate, at time.Time) answer {
 	if resp.Status == ocsp.Revoked && !resp.RevokedAt.After(at) {
 		return answer{status: Revoked, revokedAt: resp.RevokedAt, reason: resp.RevocationReason}
 	}
@@ -209,7 +221,7 @@ func ocspAnswer(resp *ocsp.Response, at time.Time) answer {
 	if resp.Status == ocsp.Revoked {
 		a.revokedAt = resp.RevokedAt // after the validation time
 	}
-	if ok, why := window(resp.ThisUpdate, resp.NextUpdate, at); !ok {
+	if ok, why := window(resp.ThisUpdate, resp.NextUpdate, at, cert.NotAfter); !ok {
 		a.note = "proves nothing at the validation time: it " + why
 		return a
 	}

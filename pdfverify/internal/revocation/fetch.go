@@ -150,7 +150,7 @@ func (c *Checker) onlineOCSP(ctx context.Context, rawURL string, cert, issuer *x
 	if e, ok := c.cached(key); ok {
 		resp, err := parseOCSP(e.ocspDER, cert, issuer)
 		if err == nil {
-			return ocspAnswer(resp, at), nil
+			return ocspAnswer(resp, cert, at), nil
 		}
 	}
 	if err := checkURL(rawURL); err != nil {
@@ -169,7 +169,7 @@ func (c *Checker) onlineOCSP(ctx context.Context, rawURL string, cert, issuer *x
 		return answer{}, fmt.Errorf("the response %v", err)
 	}
 	c.store(key, cacheEntry{ocspDER: der, expires: resp.NextUpdate})
-	return ocspAnswer(resp, at), nil
+	return ocspAnswer(resp, cert, at), nil
 }
 
 // onlineCRL fetches the CRL at rawURL, or returns it from the cache. Only

@@ -67,6 +67,7 @@ type leafOpts struct {
 	ocspURL, crlURL string
 	eku             []x509.ExtKeyUsage
 	isCA            bool
+	notAfter        time.Time // zero: 2039
 }
 
 // issue returns a new certificate signed by the CA.
@@ -83,6 +84,9 @@ func (ca *testCA) issue(cn string, o leafOpts) authority {
 		ExtKeyUsage:           o.eku,
 		IsCA:                  o.isCA,
 		BasicConstraintsValid: true,
+	}
+	if !o.notAfter.IsZero() {
+		tmpl.NotAfter = o.notAfter
 	}
 	if o.ocspURL != "" {
 		tmpl.OCSPServer = []string{o.ocspURL}

@@ -21,6 +21,7 @@ func TestCheckEmbedded(t *testing.T) {
 	responder := ca.issue("OCSP responder", leafOpts{eku: []x509.ExtKeyUsage{x509.ExtKeyUsageOCSPSigning}})
 	rogue := ca.issue("Mallory", leafOpts{})
 	before, after := at.Add(-30*time.Minute), at.Add(30*time.Minute)
+	expiredLeaf := ca.issue("Bob", leafOpts{notAfter: at.Add(15 * time.Minute)})
 
 	type idpT struct {
 		OnlySomeReasons asn1.BitString `asn1:"optional,tag:3"`
@@ -140,9 +141,19 @@ func TestCheckEmbedded(t *testing.T) {
 			want: Unknown, wantDetail: "expired on",
 		},
 		{
-			name: "unknown/crl-issued-after-at",
+			// Issued after at, while the certificate was valid: a revocation
+			// before at would be listed.
+			name: "ok/crl-issued-after-at-before-expiry",
 			ev:   Evidence{CRLs: [][]byte{ca.crl(crlOpts{thisUpdate: after, nextUpdate: at.Add(48 * time.Hour)})}},
-			want: Unknown, wantDetail: "after the validation time",
+			want: Good, wantSource: SourceEmbeddedCRL,
+		},
+		{
+			// Issued after the certificate expired: CAs drop expired
+			// certificates from their CRLs, so silence proves nothing.
+			name: "unknown/crl-issued-after-expiry",
+			cert: expiredLeaf.cert,
+			ev:   Evidence{CRLs: [][]byte{ca.crl(crlOpts{thisUpdate: after, nextUpdate: at.Add(48 * time.Hour)})}},
+			want: Unknown, wantDetail: "after the certificate expired",
 		},
 		{
 			name: "unknown/crl-some-reasons",
@@ -248,7 +259,7 @@ func TestWindow(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got, why := window(tt.thisUpdate, tt.next, at); got != tt.want {
+			if got, why := window(tt.thisUpdate, tt.next, at, time.Time{}); got != tt.want {
 				t.Errorf("window(%v, %v, %v) = %v (%s), want %v", tt.thisUpdate, tt.next, at, got, why, tt.want)
 			}
 		})
