@@ -24,7 +24,21 @@ type Config struct {
 		Mailbox         string `toml:"mailbox"`
 		ProcessedFolder string `toml:"processed_folder"`
 		RejectedFolder  string `toml:"rejected_folder"`
+		// OAuth2TokenFile holds a current OAuth 2.0 access token (kept fresh
+		// by the site's token agent); when set, XOAUTH2 is used.
+		OAuth2TokenFile string `toml:"oauth2_token_file"`
+		// CAFile is a PEM bundle that verifies the server's certificate
+		// instead of the system roots.
+		CAFile          string   `toml:"ca_file"`
+		MaxMessageBytes int64    `toml:"max_message_bytes"`
+		PollInterval    duration `toml:"poll_interval"`
 	} `toml:"imap"`
+
+	CA struct {
+		// Issuers are the PEM files of the CA certificates that issue the
+		// certificates revokd may revoke.
+		Issuers []string `toml:"issuers"`
+	} `toml:"ca"`
 
 	SMTP struct {
 		Address  string `toml:"address"`
@@ -140,6 +154,11 @@ func loadConfig(path string) (*Config, error) {
 		c.Trust.Roots[i] = resolvePath(base, r)
 	}
 	c.IMAP.PasswordFile = resolvePath(base, c.IMAP.PasswordFile)
+	c.IMAP.OAuth2TokenFile = resolvePath(base, c.IMAP.OAuth2TokenFile)
+	c.IMAP.CAFile = resolvePath(base, c.IMAP.CAFile)
+	for i, r := range c.CA.Issuers {
+		c.CA.Issuers[i] = resolvePath(base, r)
+	}
 	if err := c.validate(); err != nil {
 		return nil, fmt.Errorf("config %s: %w", path, err)
 	}

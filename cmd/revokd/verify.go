@@ -168,11 +168,25 @@ func loadRoots(paths []string) (*x509.CertPool, error) {
 	if len(paths) == 0 {
 		return nil, nil
 	}
+	certs, err := loadCertificates(paths)
+	if err != nil {
+		return nil, err
+	}
 	pool := x509.NewCertPool()
+	for _, c := range certs {
+		pool.AddCert(c)
+	}
+	return pool, nil
+}
+
+// loadCertificates reads every certificate of the PEM files at paths; a
+// file without one is an error.
+func loadCertificates(paths []string) ([]*x509.Certificate, error) {
+	var out []*x509.Certificate
 	for _, p := range paths {
 		b, err := os.ReadFile(p)
 		if err != nil {
-			return nil, fmt.Errorf("reading trust anchors: %w", err)
+			return nil, fmt.Errorf("reading certificates: %w", err)
 		}
 		n := 0
 		for {
@@ -186,16 +200,16 @@ func loadRoots(paths []string) (*x509.CertPool, error) {
 			}
 			c, err := x509.ParseCertificate(blk.Bytes)
 			if err != nil {
-				return nil, fmt.Errorf("trust anchors %s: certificate %d: %w", p, n+1, err)
+				return nil, fmt.Errorf("%s: certificate %d: %w", p, n+1, err)
 			}
-			pool.AddCert(c)
+			out = append(out, c)
 			n++
 		}
 		if n == 0 {
-			return nil, fmt.Errorf("trust anchors %s: no PEM certificate found", p)
+			return nil, fmt.Errorf("%s: no PEM certificate found", p)
 		}
 	}
-	return pool, nil
+	return out, nil
 }
 
 func verifyPDF(ctx context.Context, r io.Reader, opts *pdfverify.Options) (*pdfverify.Report, error) {
