@@ -15,6 +15,8 @@ import (
 const usage = `usage: revokd <command> [flags]
 
 commands:
+  demo [--keep] [-v]  run the worker on sample mails (in-memory IMAP, temporary store)
+  run --config F     the worker: IMAP -> verify -> decide -> queue
   verify [--config F] [--trust PEM] [--policy OID]... [--json] FILE.pdf|FILE.eml
                      verify a signed form, or every PDF of a mail
   registry import-certs [--config F] [--crl FILE]... PATH...
@@ -42,6 +44,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return exitUsage
 	}
 	switch args[0] {
+	case "demo":
+		return cmdDemo(ctx, args[1:], stdout, stderr)
+	case "run":
+		return cmdRun(ctx, args[1:], stdout, stderr)
 	case "verify":
 		return cmdVerify(ctx, args[1:], stdout, stderr)
 	case "registry":

@@ -1,0 +1,244 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+	"github.com/emersion/go-imap/v2/imapserver"
+	"github.com/emersion/go-imap/v2/imapserver/imapmemserver"
+
+	"github.com/revokd/revokd/internal/scenario"
+	"github.com/revokd/revokd/queue"
+)
+
+// demoTimeout bounds the whole demo: six mails take well under a second.
+const demoTimeout = 2 * time.Minute
+
+const (
+	demoUser     = "revocation@ca.example"
+	demoPassword = "demo"
+)
+
+func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	keep := fs.Bool("keep", false, "keep the demo's data folder (store, evidence, config)")
+	verbose := fs.Bool("v", false, "log the worker's events to stderr")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	ctx, cancel := context.WithTimeout(ctx, demoTimeout)
+	defer cancel()
+	dir, err := os.MkdirTemp("", "revokd-demo-")
+	if err != nil {
+		fmt.Fprintln(stderr, "revokd:", err)
+		return exitUsage
+	}
+	if !*keep {
+		defer os.RemoveAll(dir)
+	}
+	level := slog.LevelWarn
+	if *verbose {
+		level = slog.LevelInfo
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	if err := demo(ctx, dir, log, stdout); err != nil {
+		fmt.Fprintln(stderr, "revokd: demo:", err)
+		return exitRejected
+	}
+	if *keep {
+		fmt.Fprintf(stdout, "\nThe store, the evidence and revokd.toml are in %s:\n  revokd queue list --config %s\n",
+			dir, filepath.Join(dir, "revokd.toml"))
+	}
+	return exitOK
+}
+
+// demo runs the real worker on the sample scenario, against go-imap's
+// in-memory IMAP server on loopback, with a SQLite store in dir.
+func demo(ctx context.Context, dir string, log *slog.Logger, out io.Writer) error {
+	now := time.Now()
+	sc, err := scenario.New(now)
+	if err != nil {
+		return fmt.Errorf("building the test CA and mails: %w", err)
+	}
+	defer sc.Close()
+
+	addr, stop, err := startMemIMAP()
+	if err != nil {
+		return err
+	}
+	defer stop()
+	if err := appendMails(addr, sc.Mails); err != nil {
+		return err
+	}
+
+	rootPath, issuerPath := filepath.Join(dir, "root.pem"), filepath.Join(dir, "issuer.pem")
+	if err := os.WriteFile(rootPath, sc.RootPEM, 0o644); err != nil {
+		return err
+	}
+	if err := os.WriteFile(issuerPath, sc.IssuerPEM, 0o644); err != nil {
+		return err
+	}
+	cfg := defaultConfig()
+	cfg.DataDir = dir
+	cfg.Trust.Roots = []string{rootPath}
+	cfg.CA.Issuers = []string{issuerPath}
+	cfg.IMAP.Address, cfg.IMAP.Security = addr, "none"
+	cfg.IMAP.Username, cfg.IMAP.Password = demoUser, demoPassword
+	cfg.SMTP.From = demoUser
+	toml := fmt.Sprintf("data_dir = %q\n\n[imap]\naddress = %q\nsecurity = \"none\"\nusername = %q\n\n[trust]\nroots = [%q]\n\n[ca]\nissuers = [%q]\n",
+		dir, addr, demoUser, rootPath, issuerPath)
+	if err := os.WriteFile(filepath.Join(dir, "revokd.toml"), []byte(toml), 0o644); err != nil {
+		return err
+	}
+
+	a, err := newApp(ctx, cfg, log, nil)
+	if err != nil {
+		return err
+	}
+	defer a.store.Close()
+	if err := sc.Load(ctx, a.store); err != nil {
+		return err
+	}
+
+	runCtx, stopRun := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- a.run(runCtx, log) }()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		s := a.mailbox.Stats()
+		if int(s.Processed+s.Rejected) >= len(sc.Mails) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			stopRun()
+			return fmt.Errorf("the worker handled %d of %d mails in time", s.Processed+s.Rejected, len(sc.Mails))
+		case err := <-done:
+			stopRun()
+			return fmt.Errorf("the worker stopped: %w", err)
+		case <-tick.C:
+		}
+	}
+	stopRun()
+	if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	rows, err := a.store.ListRequests(ctx, queue.ListOptions{All: true})
+	if err != nil {
+		return err
+	}
+	return printDemo(out, sc, rows)
+}
+
+func printDemo(out io.Writer, sc *scenario.Scenario, rows []queue.RequestSummary) error {
+	byID := map[string]queue.RequestSummary{}
+	for _, r := range rows {
+		byID[r.MessageID] = r
+	}
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "MAIL\tOUTCOME\tREASON CODE\tSERIAL\tWHY")
+	mismatch := 0
+	for i, m := range sc.Mails {
+		r, ok := byID[fmt.Sprintf("<demo-%d@example.fr>", i+1)]
+		if !ok {
+			fmt.Fprintf(tw, "%s\t(no outcome)\t\t\t\n", m.Name)
+			mismatch++
+			continue
+		}
+		code := r.ReasonCode
+		if code == "" {
+			code = "-"
+		}
+		why := r.Reason
+		if rs := []rune(why); len(rs) > 90 {
+			why = string(rs[:87]) + "..."
+		}
+		mark := ""
+		if string(r.State) != m.Want || r.ReasonCode != m.WantCode {
+			mark = "  (expected " + m.Want + ")"
+			mismatch++
+		}
+		fmt.Fprintf(tw, "%s\t%s%s\t%s\t%s\t%s\n", m.Name, r.State, mark, code, orDash(r.Serial), why)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if mismatch > 0 {
+		return fmt.Errorf("%d mail(s) did not get their expected outcome", mismatch)
+	}
+	return nil
+}
+
+func orDash(s string) string {
+	if strings.TrimSpace(s) == "" {
+		return "-"
+	}
+	return s
+}
+
+// startMemIMAP serves go-imap's in-memory server on a loopback port.
+func startMemIMAP() (string, func(), error) {
+	mem := imapmemserver.New()
+	u := imapmemserver.NewUser(demoUser, demoPassword)
+	if err := u.Create("INBOX", nil); err != nil {
+		return "", nil, err
+	}
+	mem.AddUser(u)
+	srv := imapserver.New(&imapserver.Options{
+		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
+			return mem.NewSession(), nil, nil
+		},
+		Caps:         imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapIMAP4rev2: {}},
+		InsecureAuth: true,
+		Logger:       discardIMAPLog{},
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	go srv.Serve(ln)
+	return ln.Addr().String(), func() { srv.Close() }, nil
+}
+
+type discardIMAPLog struct{}
+
+func (discardIMAPLog) Printf(string, ...any) {}
+
+// appendMails delivers the sample mails as a mail server would.
+func appendMails(addr string, mails []scenario.Mail) error {
+	c, err := imapclient.DialInsecure(addr, nil)
+	if err != nil {
+		return fmt.Errorf("connecting to the demo IMAP server: %w", err)
+	}
+	defer c.Close()
+	if err := c.Login(demoUser, demoPassword).Wait(); err != nil {
+		return err
+	}
+	for _, m := range mails {
+		cmd := c.Append("INBOX", int64(len(m.Raw)), nil)
+		if _, err := cmd.Write(m.Raw); err != nil {
+			return err
+		}
+		if err := cmd.Close(); err != nil {
+			return err
+		}
+		if _, err := cmd.Wait(); err != nil {
+			return fmt.Errorf("appending %q: %w", m.Name, err)
+		}
+	}
+	return c.Logout().Wait()
+}
