@@ -149,8 +149,8 @@ func disposition(d queue.Disposition) ingest.Disposition {
 // mailHeader is what the worker reads of the top-level header itself.
 type mailHeader struct {
 	messageID, from, replyTo, subject string
-	autoSubmitted, contentType       string
-	precedence                       string
+	autoSubmitted, contentType        string
+	precedence                        string
 }
 
 func readHeader(raw []byte) mailHeader {
