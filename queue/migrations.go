@@ -48,4 +48,133 @@ CREATE TABLE representatives (
 	UNIQUE (siren, email_norm, valid_from)
 );
 `},
+	{2, "worker", `
+-- One row per mail fetched from a mailbox, written before the mail is
+-- parsed. raw_sha256 is '' for a mail over the size cap, which is not kept.
+CREATE TABLE mails (
+	id            INTEGER PRIMARY KEY,
+	mailbox       TEXT NOT NULL,
+	uidvalidity   INTEGER NOT NULL,
+	uid           INTEGER NOT NULL,
+	message_id    TEXT NOT NULL,
+	raw_sha256    TEXT NOT NULL,
+	size          INTEGER NOT NULL,
+	over_cap      INTEGER NOT NULL,
+	sender        TEXT NOT NULL,
+	received_at   TEXT NOT NULL,
+	state         TEXT NOT NULL,              -- received | handled
+	disposition   TEXT NOT NULL DEFAULT '',   -- processed | rejected, once handled
+	not_a_request TEXT NOT NULL DEFAULT '',   -- why the mail is not a request
+	created_at    TEXT NOT NULL,
+	handled_at    TEXT,
+	UNIQUE (mailbox, uidvalidity, uid)
+);
+CREATE INDEX mails_raw_sha256 ON mails (raw_sha256) WHERE raw_sha256 <> '';
+
+-- Content-addressed evidence, each content stored once.
+CREATE TABLE evidence (
+	sha256     TEXT PRIMARY KEY,
+	kind       TEXT NOT NULL,   -- eml | pdf | report | decision
+	bytes      BLOB NOT NULL,
+	size       INTEGER NOT NULL,
+	created_at TEXT NOT NULL
+);
+
+-- One row per PDF examined, or per mail that was not a request.
+CREATE TABLE requests (
+	id                INTEGER PRIMARY KEY,
+	mail_id           INTEGER NOT NULL REFERENCES mails (id),
+	state             TEXT NOT NULL,   -- revocation.State
+	reason_code       TEXT NOT NULL DEFAULT '',
+	reason            TEXT NOT NULL DEFAULT '',
+	serial            TEXT NOT NULL DEFAULT '',
+	issuer_dn         TEXT NOT NULL DEFAULT '',
+	revocation_reason INTEGER NOT NULL DEFAULT 0,
+	no_reason_code    INTEGER NOT NULL DEFAULT 0,
+	role              TEXT NOT NULL DEFAULT '',
+	signer_subject    TEXT NOT NULL DEFAULT '',
+	signer_serial     TEXT NOT NULL DEFAULT '',
+	attachment_name   TEXT NOT NULL DEFAULT '',
+	pdf_sha256        TEXT NOT NULL DEFAULT '',
+	report_sha256     TEXT NOT NULL DEFAULT '',
+	decision_sha256   TEXT NOT NULL DEFAULT '',
+	form_sha256       TEXT NOT NULL DEFAULT '',
+	job_id            INTEGER REFERENCES revocation_jobs (id),
+	note              TEXT NOT NULL DEFAULT '',
+	created_at        TEXT NOT NULL,
+	updated_at        TEXT NOT NULL
+);
+CREATE INDEX requests_mail ON requests (mail_id);
+CREATE INDEX requests_state ON requests (state);
+CREATE INDEX requests_job ON requests (job_id) WHERE job_id IS NOT NULL;
+CREATE INDEX requests_pdf ON requests (pdf_sha256) WHERE pdf_sha256 <> '';
+CREATE INDEX requests_form ON requests (serial, form_sha256) WHERE form_sha256 <> '';
+
+-- The revocations asked of the CA. UNIQUE (issuer_dn, serial) is the
+-- ledger: rows are never deleted, so a certificate is queued once, ever.
+CREATE TABLE revocation_jobs (
+	id              INTEGER PRIMARY KEY,
+	request_id      INTEGER NOT NULL REFERENCES requests (id),
+	issuer_dn       TEXT NOT NULL,
+	serial          TEXT NOT NULL,
+	reason          INTEGER NOT NULL,
+	no_reason_code  INTEGER NOT NULL,
+	state           TEXT NOT NULL,   -- pending | running | done | failed
+	attempts        INTEGER NOT NULL DEFAULT 0,
+	next_attempt_at TEXT NOT NULL,   -- when running: the end of the lease
+	lease_until     TEXT,
+	last_error      TEXT NOT NULL DEFAULT '',
+	created_at      TEXT NOT NULL,
+	updated_at      TEXT NOT NULL,
+	done_at         TEXT,
+	UNIQUE (issuer_dn, serial)
+);
+-- Only the jobs an executor may claim: finished rows pile up and must not
+-- slow the claim down.
+CREATE INDEX revocation_jobs_claimable ON revocation_jobs (next_attempt_at, id)
+	WHERE state IN ('pending', 'running');
+-- The leases to look after: few rows, whatever the number pending.
+CREATE INDEX revocation_jobs_running ON revocation_jobs (next_attempt_at) WHERE state = 'running';
+
+CREATE TABLE outbox (
+	id              INTEGER PRIMARY KEY,
+	mail_id         INTEGER NOT NULL REFERENCES mails (id),
+	kind            TEXT NOT NULL,   -- acknowledgement | result
+	recipient       TEXT NOT NULL,
+	subject         TEXT NOT NULL,
+	body            TEXT NOT NULL,
+	state           TEXT NOT NULL,   -- pending | sent | failed
+	attempts        INTEGER NOT NULL DEFAULT 0,
+	next_attempt_at TEXT NOT NULL,
+	lease_until     TEXT,
+	last_error      TEXT NOT NULL DEFAULT '',
+	created_at      TEXT NOT NULL,
+	sent_at         TEXT
+);
+CREATE INDEX outbox_pending ON outbox (next_attempt_at, id) WHERE state = 'pending';
+
+-- Append-only, hash-chained log (see audit.go for the hash).
+CREATE TABLE audit (
+	seq       INTEGER PRIMARY KEY,
+	at        TEXT NOT NULL,
+	actor     TEXT NOT NULL,
+	action    TEXT NOT NULL,
+	subject   TEXT NOT NULL,
+	details   TEXT NOT NULL,
+	prev_hash TEXT NOT NULL,
+	hash      TEXT NOT NULL
+);
+CREATE INDEX audit_subject ON audit (subject);
+CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+
+-- Named leases: one worker per mailbox.
+CREATE TABLE leases (
+	name   TEXT PRIMARY KEY,
+	holder TEXT NOT NULL,
+	until  TEXT NOT NULL
+);
+`},
 }

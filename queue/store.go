@@ -1,11 +1,29 @@
 // Package queue is revokd's durable store: the registry of issued
-// certificates and legal representatives today, and the messages,
+// certificates and legal representatives, and the mails, evidence,
 // requests, revocation jobs, outbox and audit log of the worker.
 //
 // The default store is an SQLite database, embedded (pure Go, no cgo), in
 // write-ahead-log mode so that readers never wait for the writer. Its schema
 // is created and upgraded by numbered migrations when the store is opened;
 // a database written by a newer revokd is refused rather than misread.
+//
+// Every state change is one transaction together with the outbox rows that
+// announce it and the audit rows that record it, so a crash loses nothing
+// and sends nothing twice. Idempotency rests on unique keys, not on the
+// callers: a mail is known by mailbox, UIDVALIDITY and UID and by the
+// SHA-256 of its bytes, and a revocation job by issuer and serial (the
+// store's own ledger, kept for good, so that a replayed request never
+// revokes twice).
+//
+// Evidence (the raw mails, the PDFs, the verification reports and the
+// decisions) is stored inside the database, content-addressed by SHA-256,
+// once: it commits in the same transaction as the rows that refer to it, and
+// one file holds everything a backup needs.
+//
+// The audit log is append-only (triggers refuse UPDATE and DELETE) and hash
+// chained: VerifyAudit finds a row changed or removed behind the store's
+// back. It cannot see rows cut from the end; keep the head hash that
+// VerifyAudit returns somewhere else to detect that.
 package queue
 
 import (
@@ -35,11 +53,72 @@ const busyTimeout = 10 * time.Second
 type Store struct {
 	db   *sql.DB
 	path string
+	opts Options
 }
+
+// Default values of Options.
+const (
+	// DefaultMaxAttempts: five tries spread over a quarter of an hour with
+	// the default delays ride out a CA signing service restarting, and
+	// still leave an operator most of the 24 hours a key compromise allows
+	// to revoke by hand.
+	DefaultMaxAttempts = 5
+	// DefaultRetryDelay is the wait after a job's first failure.
+	DefaultRetryDelay = time.Minute
+	// DefaultMaxRetryDelay caps the doubling of the wait.
+	DefaultMaxRetryDelay = time.Hour
+)
+
+// Options tune a Store. A nil *Options is the same as the zero value.
+type Options struct {
+	// Now returns the current time. Nil means time.Now; tests give a
+	// fixed clock.
+	Now func() time.Time
+	// MaxAttempts is how many times a revocation job is handed to an
+	// executor before a failure marks it failed for good. Zero means
+	// DefaultMaxAttempts.
+	MaxAttempts int
+	// RetryDelay is the wait before a failed job is handed out again,
+	// doubled after each further failure. Zero means DefaultRetryDelay.
+	RetryDelay time.Duration
+	// MaxRetryDelay caps that wait. Zero means DefaultMaxRetryDelay.
+	MaxRetryDelay time.Duration
+}
+
+func (o *Options) withDefaults() Options {
+	var r Options
+	if o != nil {
+		r = *o
+	}
+	if r.Now == nil {
+		r.Now = time.Now
+	}
+	if r.MaxAttempts <= 0 {
+		r.MaxAttempts = DefaultMaxAttempts
+	}
+	if r.RetryDelay <= 0 {
+		r.RetryDelay = DefaultRetryDelay
+	}
+	if r.MaxRetryDelay <= 0 {
+		r.MaxRetryDelay = DefaultMaxRetryDelay
+	}
+	if r.MaxRetryDelay < r.RetryDelay {
+		r.MaxRetryDelay = r.RetryDelay
+	}
+	return r
+}
+
+// now returns the store's clock, in UTC.
+func (s *Store) now() time.Time { return s.opts.Now().UTC() }
 
 // Open opens the store in dataDir, creating the folder and the database
 // (dataDir/revokd.db) when missing, and brings its schema up to date.
 func Open(ctx context.Context, dataDir string) (*Store, error) {
+	return OpenWith(ctx, dataDir, nil)
+}
+
+// OpenWith is Open with options.
+func OpenWith(ctx context.Context, dataDir string, opts *Options) (*Store, error) {
 	if dataDir == "" {
 		return nil, errors.New("opening store: no data folder given")
 	}
@@ -63,7 +142,7 @@ func Open(ctx context.Context, dataDir string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening store %s: %w", abs, err)
 	}
-	s := &Store{db: db, path: abs}
+	s := &Store{db: db, path: abs, opts: opts.withDefaults()}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("opening store %s: %w", abs, err)
@@ -143,3 +222,36 @@ const timeLayout = "2006-01-02T15:04:05.000000000Z"
 func formatTime(t time.Time) string { return t.UTC().Format(timeLayout) }
 
 func parseTime(s string) (time.Time, error) { return time.Parse(timeLayout, s) }
+
+// parseNullTime reads an optional stored instant; NULL is the zero time.
+func parseNullTime(s sql.NullString) (time.Time, error) {
+	if !s.Valid || s.String == "" {
+		return time.Time{}, nil
+	}
+	return parseTime(s.String)
+}
+
+// inTx runs fn in a write transaction (it takes the write lock at BEGIN)
+// and commits it when fn returns nil.
+func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// readTx runs fn in a read transaction: one snapshot of the database,
+// without the write lock, so that a long read never holds up the worker.
+func (s *Store) readTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	return fn(tx)
+}

@@ -1,0 +1,383 @@
+package queue
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/revokd/revokd/revocation"
+)
+
+// JobState is where a revocation job stands.
+type JobState string
+
+// The states of a revocation job.
+const (
+	// JobPending: waiting for an executor (again, after a failure, once
+	// NextAttemptAt has passed).
+	JobPending JobState = "pending"
+	// JobRunning: handed to an executor until LeaseUntil; handed out again
+	// after that if the executor neither finished nor failed it.
+	JobRunning JobState = "running"
+	// JobDone: the CA revoked the certificate.
+	JobDone JobState = "done"
+	// JobFailed: every attempt failed; an operator looks into it and may
+	// retry it.
+	JobFailed JobState = "failed"
+)
+
+// ErrJobState is wrapped by the errors of job operations refused because
+// of the job's state (failing a job that is not running, retrying one that
+// has not failed).
+var ErrJobState = errors.New("job is not in a state that allows this")
+
+// maxErrorText bounds the error text an executor leaves on a job: enough
+// for any CA tool's message, not a dump of its logs.
+const maxErrorText = 4 << 10
+
+// Job is a revocation job: the CA is to revoke the certificate Serial
+// issued by IssuerDN, with Reason (or no reason code at all when
+// NoReasonCode is set).
+type Job struct {
+	ID            int64
+	RequestID     int64
+	Serial        string // lower-case hex
+	IssuerDN      string
+	Reason        revocation.Reason
+	NoReasonCode  bool
+	State         JobState
+	Attempts      int // times handed to an executor, this one included
+	NextAttemptAt time.Time
+	LeaseUntil    time.Time // while running: when the job is handed out again
+	LastError     string
+	CreatedAt     time.Time
+	DoneAt        time.Time
+}
+
+// jobJSON is the JSON of a job; its first eight fields are the
+// executor's contract (`revokd queue next`).
+type jobJSON struct {
+	ID            int64      `json:"id"`
+	RequestID     int64      `json:"requestId"`
+	Serial        string     `json:"serial"`
+	IssuerDN      string     `json:"issuerDN"`
+	Reason        string     `json:"reason"`
+	ReasonCode    int        `json:"reasonCode"`
+	NoReasonCode  bool       `json:"noReasonCode"`
+	Attempts      int        `json:"attempts"`
+	State         JobState   `json:"state"`
+	LeaseUntil    *time.Time `json:"leaseUntil,omitempty"`
+	NextAttemptAt *time.Time `json:"nextAttemptAt,omitempty"`
+	LastError     string     `json:"lastError,omitempty"`
+	CreatedAt     time.Time  `json:"createdAt"`
+	DoneAt        *time.Time `json:"doneAt,omitempty"`
+}
+
+func timePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	t = t.UTC()
+	return &t
+}
+
+// MarshalJSON encodes j with the fields the executor relies on: id,
+// requestId, serial, issuerDN, reason (the RFC 5280 name), reasonCode (its
+// number), noReasonCode and attempts; then state, leaseUntil (while
+// running), nextAttemptAt (while pending), lastError, createdAt and doneAt.
+func (j Job) MarshalJSON() ([]byte, error) {
+	v := jobJSON{
+		ID: j.ID, RequestID: j.RequestID, Serial: j.Serial, IssuerDN: j.IssuerDN,
+		Reason: j.Reason.String(), ReasonCode: int(j.Reason), NoReasonCode: j.NoReasonCode,
+		Attempts: j.Attempts, State: j.State, LastError: j.LastError,
+		CreatedAt: j.CreatedAt.UTC(), DoneAt: timePtr(j.DoneAt),
+	}
+	switch j.State {
+	case JobRunning:
+		v.LeaseUntil = timePtr(j.LeaseUntil)
+	case JobPending:
+		v.NextAttemptAt = timePtr(j.NextAttemptAt)
+	}
+	return json.Marshal(v)
+}
+
+const jobColumns = `id, request_id, serial, issuer_dn, reason, no_reason_code, state, attempts, next_attempt_at,
+	lease_until, last_error, created_at, done_at`
+
+func scanJob(row scanner) (Job, error) {
+	var (
+		j                    Job
+		reason               int
+		state, next, created string
+		lease, done          sql.NullString
+	)
+	if err := row.Scan(&j.ID, &j.RequestID, &j.Serial, &j.IssuerDN, &reason, &j.NoReasonCode, &state, &j.Attempts,
+		&next, &lease, &j.LastError, &created, &done); err != nil {
+		return j, err
+	}
+	j.Reason, j.State = revocation.Reason(reason), JobState(state)
+	var err error
+	if j.NextAttemptAt, err = parseTime(next); err != nil {
+		return j, fmt.Errorf("job %d: %w", j.ID, err)
+	}
+	if j.LeaseUntil, err = parseNullTime(lease); err != nil {
+		return j, fmt.Errorf("job %d: %w", j.ID, err)
+	}
+	if j.CreatedAt, err = parseTime(created); err != nil {
+		return j, fmt.Errorf("job %d: %w", j.ID, err)
+	}
+	if j.DoneAt, err = parseNullTime(done); err != nil {
+		return j, fmt.Errorf("job %d: %w", j.ID, err)
+	}
+	return j, nil
+}
+
+// Job returns the job with the given id, or ErrNotFound.
+func (s *Store) Job(ctx context.Context, id int64) (Job, error) {
+	j, err := scanJob(s.db.QueryRowContext(ctx, `SELECT `+jobColumns+` FROM revocation_jobs WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return j, fmt.Errorf("job %d: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return j, fmt.Errorf("reading job %d: %w", id, err)
+	}
+	return j, nil
+}
+
+// ClaimJob hands the next due job to an executor for lease: a pending job
+// whose next attempt is due, or a running one whose lease has expired (its
+// executor died). It returns nil when no job is due. Two executors never
+// get the same job while its lease lasts. A running job whose lease
+// expired after its last allowed attempt is marked failed instead.
+func (s *Store) ClaimJob(ctx context.Context, lease time.Duration, actor string) (*Job, error) {
+	if lease <= 0 {
+		return nil, fmt.Errorf("claiming a job: lease %v must be positive", lease)
+	}
+	var job *Job
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		now := s.now()
+		stamp := formatTime(now)
+		if err := s.failAbandoned(ctx, tx, now); err != nil {
+			return err
+		}
+		until := formatTime(now.Add(lease))
+		// One statement: the row chosen is the row updated.
+		j, err := scanJob(tx.QueryRowContext(ctx, `UPDATE revocation_jobs
+			SET state = 'running', attempts = attempts + 1, lease_until = ?, next_attempt_at = ?, updated_at = ?
+			WHERE id = (SELECT id FROM revocation_jobs
+				WHERE state IN ('pending', 'running') AND next_attempt_at <= ?
+				ORDER BY next_attempt_at, id LIMIT 1)
+			RETURNING `+jobColumns, until, until, stamp, stamp))
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		job = &j
+		return appendAudit(ctx, tx, now, actor, "job.claimed", jobSubject(j.ID), map[string]any{
+			"attempt": j.Attempts, "leaseUntil": until,
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claiming a job: %w", err)
+	}
+	return job, nil
+}
+
+// failAbandoned marks failed the running jobs whose lease expired on their
+// last allowed attempt, so that an executor crashing on a job does not get
+// it forever.
+func (s *Store) failAbandoned(ctx context.Context, tx *sql.Tx, now time.Time) error {
+	stamp := formatTime(now)
+	rows, err := tx.QueryContext(ctx, `UPDATE revocation_jobs
+		SET state = 'failed', lease_until = NULL, updated_at = ?,
+			last_error = 'lease expired without an answer from the executor'
+		WHERE state = 'running' AND next_attempt_at <= ? AND attempts >= ?
+		RETURNING id, attempts`, stamp, stamp, s.opts.MaxAttempts)
+	if err != nil {
+		return err
+	}
+	type abandoned struct {
+		id       int64
+		attempts int
+	}
+	var failed []abandoned
+	for rows.Next() {
+		var a abandoned
+		if err := rows.Scan(&a.id, &a.attempts); err != nil {
+			rows.Close()
+			return err
+		}
+		failed = append(failed, a)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, a := range failed {
+		if err := appendAudit(ctx, tx, now, ActorExecutor, "job.failed", jobSubject(a.id), map[string]any{
+			"attempts": a.attempts, "error": "lease expired without an answer from the executor",
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CompleteJob records that the CA revoked the job's certificate: the job
+// is done, its requests (the one that created it and those that found it
+// in the ledger) are executed, and the registry marks the certificate
+// revoked. It takes a job in any state but done, since the CA's word is
+// final; completing a job already done changes nothing and returns
+// alreadyDone.
+func (s *Store) CompleteJob(ctx context.Context, id int64, actor string) (alreadyDone bool, err error) {
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		j, err := scanJob(tx.QueryRowContext(ctx, `SELECT `+jobColumns+` FROM revocation_jobs WHERE id = ?`, id))
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("job %d: %w", id, ErrNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		if j.State == JobDone {
+			alreadyDone = true
+			return nil
+		}
+		now := s.now()
+		stamp := formatTime(now)
+		if _, err := tx.ExecContext(ctx, `UPDATE revocation_jobs SET state = 'done', lease_until = NULL, done_at = ?, updated_at = ?
+			WHERE id = ?`, stamp, stamp, id); err != nil {
+			return err
+		}
+		rows, err := tx.QueryContext(ctx, `UPDATE requests SET state = ?, updated_at = ?
+			WHERE job_id = ? AND state IN (?, ?) RETURNING id`,
+			string(revocation.StateExecuted), stamp, id, string(revocation.StateQueued), string(revocation.StateAccepted))
+		if err != nil {
+			return err
+		}
+		var reqIDs []int64
+		for rows.Next() {
+			var r int64
+			if err := rows.Scan(&r); err != nil {
+				rows.Close()
+				return err
+			}
+			reqIDs = append(reqIDs, r)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE certificates SET revoked = 1, revoked_at = ?, updated_at = ?
+			WHERE issuer_dn = ? AND serial = ? AND revoked = 0`, stamp, stamp, j.IssuerDN, j.Serial); err != nil {
+			return err
+		}
+		if err := appendAudit(ctx, tx, now, actor, "job.done", jobSubject(id), map[string]any{
+			"serial": j.Serial, "issuerDN": j.IssuerDN, "attempts": j.Attempts, "previousState": j.State,
+		}); err != nil {
+			return err
+		}
+		for _, r := range reqIDs {
+			if err := appendAudit(ctx, tx, now, actor, "request.executed", requestSubject(r), map[string]any{"jobId": id}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("completing job %d: %w", id, err)
+	}
+	return alreadyDone, nil
+}
+
+// FailJob records that the executor could not revoke the job's
+// certificate. The job is handed out again after a delay that doubles with
+// each attempt (Options.RetryDelay up to Options.MaxRetryDelay), or marked
+// failed once it has had Options.MaxAttempts attempts. Only a running job
+// can fail. It returns the job as it now stands.
+func (s *Store) FailJob(ctx context.Context, id int64, message, actor string) (Job, error) {
+	if len(message) > maxErrorText {
+		message = message[:maxErrorText]
+	}
+	var out Job
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		j, err := scanJob(tx.QueryRowContext(ctx, `SELECT `+jobColumns+` FROM revocation_jobs WHERE id = ?`, id))
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("job %d: %w", id, ErrNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		if j.State != JobRunning {
+			return fmt.Errorf("job %d is %s, not running: %w", id, j.State, ErrJobState)
+		}
+		now := s.now()
+		stamp := formatTime(now)
+		action := "job.retry_scheduled"
+		details := map[string]any{"attempt": j.Attempts, "error": message}
+		if j.Attempts >= s.opts.MaxAttempts {
+			action = "job.failed"
+			_, err = tx.ExecContext(ctx, `UPDATE revocation_jobs SET state = 'failed', lease_until = NULL, last_error = ?,
+				updated_at = ? WHERE id = ?`, message, stamp, id)
+		} else {
+			next := formatTime(now.Add(s.backoff(j.Attempts)))
+			details["nextAttemptAt"] = next
+			_, err = tx.ExecContext(ctx, `UPDATE revocation_jobs SET state = 'pending', lease_until = NULL, last_error = ?,
+				next_attempt_at = ?, updated_at = ? WHERE id = ?`, message, next, stamp, id)
+		}
+		if err != nil {
+			return err
+		}
+		if err := appendAudit(ctx, tx, now, actor, action, jobSubject(id), details); err != nil {
+			return err
+		}
+		out, err = scanJob(tx.QueryRowContext(ctx, `SELECT `+jobColumns+` FROM revocation_jobs WHERE id = ?`, id))
+		return err
+	})
+	if err != nil {
+		return Job{}, fmt.Errorf("failing job %d: %w", id, err)
+	}
+	return out, nil
+}
+
+// backoff is the wait after the attempts-th failure.
+func (s *Store) backoff(attempts int) time.Duration {
+	d := s.opts.RetryDelay
+	for i := 1; i < attempts && d < s.opts.MaxRetryDelay; i++ {
+		d *= 2
+	}
+	return min(d, s.opts.MaxRetryDelay)
+}
+
+// RetryJob puts a failed job back in the queue with a fresh count of
+// attempts, for an operator who fixed what made it fail.
+func (s *Store) RetryJob(ctx context.Context, id int64, actor string) error {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var state string
+		err := tx.QueryRowContext(ctx, `SELECT state FROM revocation_jobs WHERE id = ?`, id).Scan(&state)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("job %d: %w", id, ErrNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		if JobState(state) != JobFailed {
+			return fmt.Errorf("job %d is %s, not failed: %w", id, state, ErrJobState)
+		}
+		now := s.now()
+		stamp := formatTime(now)
+		if _, err := tx.ExecContext(ctx, `UPDATE revocation_jobs SET state = 'pending', attempts = 0, next_attempt_at = ?,
+			updated_at = ? WHERE id = ?`, stamp, stamp, id); err != nil {
+			return err
+		}
+		return appendAudit(ctx, tx, now, actor, "job.retried", jobSubject(id), map[string]any{})
+	})
+	if err != nil {
+		return fmt.Errorf("retrying job %d: %w", id, err)
+	}
+	return nil
+}
