@@ -32,6 +32,9 @@
 // not moved. The UIDVALIDITY of each session is passed along with every Mail
 // and a change is logged and counted in Stats, but it changes nothing in what
 // is handed over: the handler's own keys decide whether a message was seen.
+// A server changes UIDVALIDITY under a session by dropping the connection;
+// Dovecot does so only at the session's next command, not during IDLE, so
+// the change shows at the next delivery or IdleRestart at the latest.
 //
 // # Session
 //

@@ -759,6 +759,108 @@ func TestMemServerCutMidFetch(t *testing.T) {
 	checkFolder(t, tc, "INBOX")
 }
 
+// TestMemServerFetchMissing hides one size response from the session: the
+// message is listed but not fetched, and it must not be skipped silently.
+func TestMemServerFetchMissing(t *testing.T) {
+	ms := newMemServer(t, memCaps[0].caps, "")
+	var mu sync.Mutex
+	dropped := false
+	proxy := imaptest.NewProxy(t, ms.addr, func(line []byte) []byte {
+		mu.Lock()
+		defer mu.Unlock()
+		if !dropped && bytes.Contains(line, []byte(" FETCH ")) && bytes.Contains(line, []byte("RFC822.SIZE")) {
+			dropped = true
+			return nil
+		}
+		return line
+	})
+	tc := dialTestClient(t, ms.addr, memUser, memPassword)
+	raw := testMessage("hidden", 300)
+	appendMessage(t, tc, "INBOX", raw)
+	sink := newLogSink()
+	mb, err := NewMailbox(memConfig(proxy.Addr, sink))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newRecorder(processAll)
+	stop := startRun(t, mb, h)
+	if m := h.next(t); !bytes.Equal(m.Raw, raw) {
+		t.Errorf("mail: %d bytes, want the %d appended", len(m.Raw), len(raw))
+	}
+	sink.waitFor(t, "message handled", 1)
+	stop()
+	if !strings.Contains(sink.String(), "listed but not returned by FETCH") {
+		t.Errorf("log does not report the message FETCH did not return:\n%s", sink)
+	}
+	if st := mb.Stats(); st.Reconnects != 1 || st.Vanished != 0 || st.Fetched != 1 {
+		t.Errorf("Stats() = %+v, want 1 reconnect, nothing vanished, 1 fetched", st)
+	}
+}
+
+// TestMemServerExpungeGuard: on a server without UIDPLUS, a message that
+// another client flagged \Deleted must be handed over before any EXPUNGE
+// of ours removes it.
+func TestMemServerExpungeGuard(t *testing.T) {
+	ms := newMemServer(t, imap.CapSet{imap.CapIMAP4rev1: {}}, "")
+	tc := dialTestClient(t, ms.addr, memUser, memPassword)
+	normal, flagged := testMessage("normal", 300), testMessage("flagged", 300)
+	appendMessage(t, tc, "INBOX", normal)
+	appendMessage(t, tc, "INBOX", flagged)
+	if _, err := tc.Select("INBOX", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	err := tc.Store(imap.SeqSetNum(2), &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagDeleted}}, nil).Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tc.Unselect().Wait(); err != nil {
+		t.Fatal(err)
+	}
+
+	sink := newLogSink()
+	mb, err := NewMailbox(memConfig(ms.addr, sink))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newRecorder(processAll)
+	stop := startRun(t, mb, h)
+	for _, want := range [][]byte{normal, flagged} {
+		if m := h.next(t); !bytes.Equal(m.Raw, want) {
+			t.Errorf("mail UID %d: %d bytes, want the %d appended", m.UID, len(m.Raw), len(want))
+		}
+	}
+	sink.waitFor(t, "message handled", 2)
+	stop()
+	if !strings.Contains(sink.String(), "not expunging") {
+		t.Errorf("log does not show the EXPUNGE held back:\n%s", sink)
+	}
+	checkFolder(t, tc, "INBOX")
+	checkFolder(t, tc, "Processed", normal, flagged)
+}
+
+// TestMemServerUnknownDisposition: a disposition the package does not know
+// keeps the message, the one answer that loses nothing.
+func TestMemServerUnknownDisposition(t *testing.T) {
+	ms := newMemServer(t, memCaps[0].caps, "")
+	tc := dialTestClient(t, ms.addr, memUser, memPassword)
+	raw := testMessage("odd", 300)
+	appendMessage(t, tc, "INBOX", raw)
+	sink := newLogSink()
+	mb, err := NewMailbox(memConfig(ms.addr, sink))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newRecorder(func(*Mail) (Disposition, error) { return Disposition(42), nil })
+	stop := startRun(t, mb, h)
+	h.next(t)
+	sink.waitFor(t, "unknown disposition", 1)
+	stop()
+	checkFolder(t, tc, "INBOX", raw)
+	if st := mb.Stats(); st.Left != 1 || st.Processed+st.Rejected != 0 {
+		t.Errorf("Stats() = %+v, want the message left", st)
+	}
+}
+
 func TestMemServerXOAUTH2(t *testing.T) {
 	t.Run("ok/token", func(t *testing.T) {
 		ms := newMemServer(t, memCaps[0].caps, memToken)

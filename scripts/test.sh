@@ -10,6 +10,7 @@ command -v certutil >/dev/null 2>&1 || need+=(libnss3-tools)
 command -v pk12util >/dev/null 2>&1 || need+=(libnss3-tools)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v qpdf >/dev/null 2>&1 || need+=(qpdf)
+command -v dovecot >/dev/null 2>&1 || [ -x /usr/sbin/dovecot ] || need+=(dovecot-imapd)
 if ((${#need[@]})); then
 	sudo=""
 	[ "$(id -u)" -eq 0 ] || sudo="sudo"
