@@ -78,7 +78,8 @@ type RequestOutcome struct {
 	// ReasonCode is "" when accepted (authorize.CodeAlreadyRevoked is
 	// taken too: nothing is queued then), else the machine code of the
 	// rejection: the pdfverify sub-indication in lower case, or the
-	// authorize decision code.
+	// authorize decision code. A rejection without one is stored with
+	// ReasonCodeUnspecified.
 	ReasonCode string
 	// Reason is one English sentence for the operator.
 	Reason string
@@ -112,6 +113,10 @@ type OutboxMessage struct {
 	Subject string
 	Body    string // text/plain, UTF-8
 }
+
+// ReasonCodeUnspecified is the reason code stored for a rejection that
+// came without one.
+const ReasonCodeUnspecified = "unspecified"
 
 // ErrInvalidOutcome is wrapped by the errors of RecordOutcome and
 // ArchiveMail that come from the arguments, not from the database: a
@@ -347,8 +352,10 @@ func validateOutcome(o Outcome) ([]RequestOutcome, error) {
 				return nil, fmt.Errorf("request %d: revocation reason %d: %w", i+1, int(r.RevocationReason), ErrInvalidOutcome)
 			}
 		case revocation.StateRejected:
+			// Refusing it would leave the mail to be retried for ever; an
+			// operator reviews every rejection anyway.
 			if r.ReasonCode == "" {
-				return nil, fmt.Errorf("request %d: rejected without a reason code: %w", i+1, ErrInvalidOutcome)
+				r.ReasonCode = ReasonCodeUnspecified
 			}
 		default:
 			return nil, fmt.Errorf("request %d: state %q (want accepted or rejected): %w", i+1, r.State, ErrInvalidOutcome)

@@ -42,6 +42,7 @@ func TestRecordOutcome(t *testing.T) {
 		wantJobs   int
 		wantNote   string // in the last request's note
 		wantJobRef []int64
+		wantCodes  []string // every request's reason code, when set
 	}{{
 		name:       "ok/accepted-queues-a-job",
 		mails:      []mailOutcome{{disp: DispositionProcessed, reqs: []RequestOutcome{acceptedReq("0A1B", "pdf1", "form1")}}},
@@ -52,6 +53,13 @@ func TestRecordOutcome(t *testing.T) {
 		name:       "ok/rejected-queues-nothing",
 		mails:      []mailOutcome{{disp: DispositionRejected, reqs: []RequestOutcome{rejectedReq("hash_failure", "pdf1")}}},
 		wantStates: []revocation.State{revocation.StateRejected},
+		wantCodes:  []string{"hash_failure"},
+		wantJobRef: []int64{0},
+	}, {
+		name:       "ok/rejected-without-a-code-is-unspecified",
+		mails:      []mailOutcome{{disp: DispositionRejected, reqs: []RequestOutcome{rejectedReq("", "pdf1")}}},
+		wantStates: []revocation.State{revocation.StateRejected},
+		wantCodes:  []string{ReasonCodeUnspecified},
 		wantJobRef: []int64{0},
 	}, {
 		name:       "ok/not-a-request",
@@ -169,6 +177,15 @@ func TestRecordOutcome(t *testing.T) {
 			if diff := cmp.Diff(tt.wantStates, gotStates); diff != "" {
 				t.Errorf("request states (-want +got):\n%s", diff)
 			}
+			if tt.wantCodes != nil {
+				var codes []string
+				for i := len(reqs) - 1; i >= 0; i-- {
+					codes = append(codes, reqs[i].ReasonCode)
+				}
+				if diff := cmp.Diff(tt.wantCodes, codes); diff != "" {
+					t.Errorf("reason codes (-want +got):\n%s", diff)
+				}
+			}
 			if diff := cmp.Diff(tt.wantJobRef, gotRefs); diff != "" {
 				t.Errorf("request job ids (-want +got):\n%s", diff)
 			}
@@ -282,8 +299,6 @@ func TestRecordOutcomeErrors(t *testing.T) {
 			Requests: with(func(r *RequestOutcome) { r.IssuerDN = "" })}, ErrInvalidOutcome, "without a serial and an issuer"},
 		{"fail/accepted-with-reason-7", Outcome{MailID: id, Disposition: DispositionProcessed,
 			Requests: with(func(r *RequestOutcome) { r.RevocationReason = 7 })}, ErrInvalidOutcome, "revocation reason 7"},
-		{"fail/rejected-without-code", Outcome{MailID: id, Disposition: DispositionRejected,
-			Requests: with(func(r *RequestOutcome) { r.State = revocation.StateRejected })}, ErrInvalidOutcome, "rejected without a reason code"},
 		{"fail/queued-is-not-for-the-worker", Outcome{MailID: id, Disposition: DispositionProcessed,
 			Requests: with(func(r *RequestOutcome) { r.State = revocation.StateQueued })}, ErrInvalidOutcome, `state "queued"`},
 		{"fail/pdf-hash-mismatch", Outcome{MailID: id, Disposition: DispositionProcessed,
