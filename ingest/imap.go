@@ -217,10 +217,12 @@ type ConfigError struct {
 	Err   error
 }
 
+// Error names the field and the reason.
 func (e *ConfigError) Error() string {
 	return fmt.Sprintf("ingest: invalid MailboxConfig.%s: %v", e.Field, e.Err)
 }
 
+// Unwrap returns the reason, for errors.Is (ErrPlaintextNotLoopback).
 func (e *ConfigError) Unwrap() error { return e.Err }
 
 // ErrPlaintextNotLoopback is the ConfigError reason for SecurityNone with an
@@ -387,6 +389,7 @@ const (
 
 var dispositionNames = [...]string{Leave: "leave", Processed: "processed", Rejected: "rejected"}
 
+// String returns "leave", "processed" or "rejected".
 func (d Disposition) String() string {
 	if d >= 0 && int(d) < len(dispositionNames) {
 		return dispositionNames[d]
@@ -434,7 +437,13 @@ type counters struct {
 	uidValidity                                 atomic.Uint32
 }
 
-// Mailbox reads one IMAP folder; see the package documentation.
+// Mailbox reads one IMAP folder and hands each message to a Handler. A
+// message leaves the folder only after the handler returned Processed or
+// Rejected without error; any failure after that (connection cut, crash)
+// leaves it in place to be handed over again, so delivery is at least once
+// and handlers must be idempotent, keyed on UIDVALIDITY and UID and on the
+// message bytes (UIDVALIDITY changes renumber everything). The comment at
+// the top of imap.go describes the session in full.
 type Mailbox struct {
 	cfg     MailboxConfig
 	log     *slog.Logger
@@ -478,10 +487,17 @@ func (m *Mailbox) Stats() Stats {
 var ErrRunning = errors.New("ingest: Mailbox is already running")
 
 // Run connects, and until ctx ends: fetches every message present in the
-// mailbox, calls h.Handle, moves the message as the handler says, then waits
-// for new mail with IDLE (or polls), reconnecting with backoff on any error.
+// mailbox in UID order (the body only when RFC822.SIZE is within
+// MaxMessageBytes), calls h.Handle, moves the message as the handler says
+// (MOVE; else COPY, STORE \Deleted and UID EXPUNGE; else a guarded
+// EXPUNGE), then waits for new mail with IDLE (or polls) and lists the
+// mailbox again. Any error, the handler's included, ends the connection and
+// Run reconnects after an exponential backoff with full jitter.
+//
 // It returns ctx.Err() when ctx ends, and an error without running when h is
-// nil or another Run is in progress.
+// nil or another Run is in progress. Ending ctx closes the connection at
+// once, even between the handler's answer and the move: the message then
+// comes again at the next Run.
 func (m *Mailbox) Run(ctx context.Context, h Handler) error {
 	if h == nil {
 		return errors.New("ingest: Run with a nil Handler")

@@ -226,8 +226,12 @@ func (d *Dovecot) writeFiles() error {
 		if err != nil {
 			return err
 		}
+		group, err := user.LookupGroupId(me.Gid)
+		if err != nil {
+			return err
+		}
 		serviceUsers = fmt.Sprintf(`default_internal_user = %[1]s
-default_internal_group = %[1]s
+default_internal_group = %[2]s
 default_login_user = %[1]s
 service imap-login {
   chroot =
@@ -235,7 +239,7 @@ service imap-login {
 service anvil {
   chroot =
 }
-`, me.Username)
+`, me.Username, group.Name)
 	}
 	home := filepath.Join(dir, "home")
 	if err := os.Mkdir(home, 0o755); err != nil {
