@@ -116,8 +116,9 @@ func (f *File) inflate(in []byte, off int64) ([]byte, error) {
 	}
 	defer zlibReaders.Put(zr)
 	var buf bytes.Buffer
-	// Most streams compress 2 to 10 times: start near there and grow.
-	buf.Grow(int(min(int64(len(in))*4+512, max(limit, 0)+1)))
+	// Most streams compress 2 to 10 times: start near there and grow,
+	// without reserving much for what may be a small stream.
+	buf.Grow(int(min(int64(len(in))*4+512, max(limit, 0)+1, initialInflateBuffer)))
 	n, err := buf.ReadFrom(io.LimitReader(zr, limit+1))
 	if err != nil {
 		return nil, formatErr(off, "flate: %v", err)
@@ -133,6 +134,9 @@ func (f *File) inflate(in []byte, off int64) ([]byte, error) {
 	f.mu.Unlock()
 	return buf.Bytes(), nil
 }
+
+// initialInflateBuffer caps the output buffer reserved before inflating.
+const initialInflateBuffer = 1 << 20
 
 // zlibReaders keeps inflaters for reuse: each holds a 32 KiB window and
 // tables whose allocation costs more than inflating a small stream.
@@ -213,6 +217,9 @@ func unpredictPNG(data []byte, rowLen, bpp int, off int64) ([]byte, error) {
 		return nil, formatErr(off, "PNG predictor: data is not a whole number of rows")
 	}
 	rows := len(data) / (rowLen + 1)
+	if rows == 0 {
+		return []byte{}, nil // and no row of /Columns to allocate
+	}
 	out := make([]byte, rows*rowLen)
 	prev := make([]byte, rowLen) // the row above the first is zero
 	for r := 0; r < rows; r++ {

@@ -51,7 +51,11 @@ func FuzzOpen(f *testing.F) {
 	for _, s := range fuzzSeeds(f) {
 		f.Add(s)
 	}
-	f.Fuzz(func(t *testing.T, data []byte) {
+	f.Fuzz(runFuzzBody)
+}
+
+func runFuzzBody(t *testing.T, data []byte) {
+	{
 		lim := Limits{MaxDecodedBytes: 1 << 20, MaxTotalDecodedBytes: 4 << 20}
 		check := func(what string, err error) {
 			var fe *FormatError
@@ -90,5 +94,5 @@ func FuzzOpen(f *testing.F) {
 				}
 			}
 		}
-	})
+	}
 }

@@ -95,8 +95,10 @@ var ErrUnsupported = errors.New("pdfread: unsupported")
 
 // FormatError reports malformed input, a limit exceeded (Err is ErrLimit) or
 // an unsupported feature (Err is ErrUnsupported). Offset is the byte offset
-// in the file where the problem was found, or, inside an object stream,
-// the offset of that object stream's object.
+// in the file where the problem was found; inside an object stream, the
+// offset of that object stream's object; 0 for problems of the document's
+// structure (the form field tree, a chain of references) that no single
+// offset locates.
 type FormatError struct {
 	Offset int64
 	Msg    string

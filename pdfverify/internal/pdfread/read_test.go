@@ -3,6 +3,7 @@ package pdfread
 import (
 	"bytes"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -491,5 +492,103 @@ func TestXRefStreamFail(t *testing.T) {
 			_, err := Open(xrefStreamFile(dict, tt.data), tt.lim)
 			checkErr(t, err, tt.wantMsg, tt.wantLimit)
 		})
+	}
+}
+
+func TestStartXRef(t *testing.T) {
+	base := buildClassic(minimal(), trailerRoot)
+	tests := []struct {
+		name    string
+		data    []byte
+		wantEnd int
+	}{
+		{"ok/trailing-newline", base, len(base) - 1},
+		{"ok/no-trailing-newline", base[:len(base)-1], len(base) - 1},
+		{"ok/trailing-white-space-and-nul", append(bytes.Clone(base), "\r\n \x00\x00\t"...), len(base) - 1},
+		{"ok/padding-beyond-first-window", append(bytes.Clone(base), bytes.Repeat([]byte{0}, 5000)...), len(base) - 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, err := Open(tt.data, Limits{})
+			if err != nil {
+				t.Fatalf("Open() error: %v", err)
+			}
+			if got := f.End(); got != int64(tt.wantEnd) {
+				t.Errorf("End() = %d, want %d", got, tt.wantEnd)
+			}
+		})
+	}
+	t.Run("fail/padding-beyond-search", func(t *testing.T) {
+		_, err := Open(append(bytes.Clone(base), bytes.Repeat([]byte{' '}, maxStartxrefSearch)...), Limits{})
+		checkErr(t, err, "no startxref in the last 65536 bytes", false)
+	})
+}
+
+// TestConcurrentUse reads one File from several goroutines (run with
+// -race): the object stream cache and the decoding budget are shared.
+func TestConcurrentUse(t *testing.T) {
+	var data []byte
+	for _, l := range formLayouts {
+		if l.name == "object-streams" {
+			data = l.build()
+		}
+	}
+	f, err := Open(data, Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 4)
+	for range 4 {
+		go func() {
+			_, err := f.Fields()
+			if err == nil {
+				_, _, err = f.PDFAIdentification()
+			}
+			errs <- err
+		}()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Errorf("concurrent Fields/PDFAIdentification error: %v", err)
+		}
+	}
+}
+
+// TestManySections checks lookups through the merged index used above
+// manySections sections: the newest definition wins, a freed object is
+// null.
+func TestManySections(t *testing.T) {
+	w := newTestWriter()
+	for _, o := range minimal(numBody{3, "(v0)"}, numBody{4, "(kept)"}, numBody{5, "(freed)"}) {
+		w.obj(o.num, o.body)
+	}
+	w.table(trailerRoot)
+	for i := 1; i <= 2*manySections; i++ {
+		w.obj(3, fmt.Sprintf("(v%d)", i))
+		w.table(trailerRoot)
+	}
+	// The last update frees object 5.
+	off := int64(w.buf.Len())
+	fmt.Fprintf(&w.buf, "xref\n5 1\n0000000000 00001 f\r\ntrailer\n<</Size 6%s%s>>\n", w.prevEntry(), trailerRoot)
+	w.finish(off)
+	f, err := Open(w.bytes(), Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.index == nil {
+		t.Fatalf("%d sections, want the merged index", len(f.Sections()))
+	}
+	for _, tt := range []struct {
+		ref  Ref
+		want Object
+	}{
+		{Ref{3, 0}, String(fmt.Sprintf("v%d", 2*manySections))},
+		{Ref{4, 0}, String("kept")},
+		{Ref{5, 0}, nil},
+	} {
+		got, err := f.Object(tt.ref)
+		if err != nil || !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("Object(%v) = %#v, %v; want %#v, nil", tt.ref, got, err, tt.want)
+		}
 	}
 }

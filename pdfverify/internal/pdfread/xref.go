@@ -212,6 +212,9 @@ func (f *File) readTable(off int64, total *int) (Section, error) {
 			if free {
 				entries[num] = Entry{Free: true, Gen: int(gen)}
 			} else {
+				if v <= 0 || v >= int64(len(f.data)) {
+					return Section{}, p.errf(entPos, "object offset %d is outside the file", v)
+				}
 				entries[num] = Entry{Gen: int(gen), Offset: v}
 			}
 			*total++
@@ -338,6 +341,11 @@ func (f *File) readXRefStream(off int64, total *int) (Section, error) {
 			case 1:
 				if f3 > maxGen {
 					return Section{}, formatErr(off, "cross-reference stream entry %d has generation %d", num, f3)
+				}
+				// Checked here as well as by checkEntries so that a
+				// stream claiming a million bogus entries fails early.
+				if f2 <= 0 || f2 >= int64(len(f.data)) {
+					return Section{}, formatErr(off, "object offset %d is outside the file", f2)
 				}
 				e = Entry{Gen: int(f3), Offset: f2}
 			case 2:
