@@ -592,3 +592,12 @@ func TestManySections(t *testing.T) {
 		}
 	}
 }
+
+func TestResolveLoop(t *testing.T) {
+	f, err := Open(buildClassic(minimal(numBody{3, "4 0 R"}, numBody{4, "3 0 R"}, numBody{5, "3 0 R"}), trailerRoot), Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.Resolve(Ref{5, 0})
+	checkErr(t, err, "more than 32 references in a chain", true)
+}
