@@ -17,7 +17,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 
-	"github.com/revokd/revokd/ingest/internal/imaptest"
+	"github.com/revokd/revokd/internal/imaptest"
 )
 
 // TestDovecot runs the Mailbox against a real Dovecot 2.3 started in a

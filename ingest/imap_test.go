@@ -19,7 +19,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapserver/imapmemserver"
 	"github.com/emersion/go-sasl"
 
-	"github.com/revokd/revokd/ingest/internal/imaptest"
+	"github.com/revokd/revokd/internal/imaptest"
 )
 
 // testTimeout bounds every wait for an event in these tests.
