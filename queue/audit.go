@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"database/sql"
@@ -53,15 +54,20 @@ func auditHash(prevHash string, seq int64, at, actor, action, subject, details s
 // write lock (every write transaction of the store does), so that no
 // other row can take the same place in the chain.
 func appendAudit(ctx context.Context, tx *sql.Tx, at time.Time, actor, action, subject string, details any) error {
-	d, err := json.Marshal(details)
-	if err != nil {
+	// Without HTML escaping: the log is read by people, not browsers, and
+	// "<1@example.fr>" reads better than "\u003c1@example.fr\u003e".
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(details); err != nil {
 		return fmt.Errorf("encoding audit details: %w", err)
 	}
+	d := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 	var (
 		seq  int64
 		prev string
 	)
-	err = tx.QueryRowContext(ctx, `SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1`).Scan(&seq, &prev)
+	err := tx.QueryRowContext(ctx, `SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1`).Scan(&seq, &prev)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		seq, prev = 0, GenesisHash

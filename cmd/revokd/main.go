@@ -52,6 +52,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cmdVerify(ctx, args[1:], stdout, stderr)
 	case "registry":
 		return cmdRegistry(ctx, args[1:], stdout, stderr)
+	case "queue":
+		return cmdQueue(ctx, args[1:], stdout, stderr)
+	case "audit":
+		return cmdAudit(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return exitOK

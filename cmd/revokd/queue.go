@@ -1,0 +1,497 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+	"unicode"
+
+	"github.com/revokd/revokd/queue"
+	"github.com/revokd/revokd/revocation"
+)
+
+const queueUsage = `usage:
+  revokd queue list [--config F] [--all] [--state S] [--limit N] [--json]
+      requests, newest first; --all adds the mails that were not requests
+  revokd queue show [--config F] [--json] ID
+      one request: its mail, evidence, verification, decision, job, audit
+  revokd queue next [--config F] [--lease 5m] [--actor NAME]
+      hand the next revocation job to the CA's executor: prints one JSON
+      object, or null when no job is due (exit 0 either way)
+  revokd queue done [--config F] [--actor NAME] JOB_ID
+      the CA revoked the job's certificate
+  revokd queue failed [--config F] [--actor NAME] [--max-attempts N] --error TEXT JOB_ID
+      the executor could not revoke it: retried later with a doubling
+      wait, marked failed after N attempts (default 5)
+  revokd queue retry [--config F] [--actor NAME] JOB_ID
+      put a failed job back in the queue
+
+exit status: 0 done, 1 refused (unknown id, or a job state that does not
+allow it), 2 usage, configuration or store error
+`
+
+// defaultJobLease is how long an executor has to revoke a certificate and
+// say so before the job is handed to another: a CA signing a CRL entry
+// takes seconds, a queue of requests to an HSM a minute or two.
+const defaultJobLease = 5 * time.Minute
+
+// cmdQueue runs `revokd queue ...`.
+func cmdQueue(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, queueUsage)
+		return exitUsage
+	}
+	switch args[0] {
+	case "list":
+		return queueList(ctx, args[1:], stdout, stderr)
+	case "show":
+		return queueShow(ctx, args[1:], stdout, stderr)
+	case "next":
+		return queueNext(ctx, args[1:], stdout, stderr)
+	case "done":
+		return queueDone(ctx, args[1:], stdout, stderr)
+	case "failed":
+		return queueFailed(ctx, args[1:], stdout, stderr)
+	case "retry":
+		return queueRetry(ctx, args[1:], stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, queueUsage)
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "revokd: unknown queue command %q\n%s", args[0], queueUsage)
+	return exitUsage
+}
+
+// queueFlags is the flag set of one queue command, with --config.
+func queueFlags(name string, stderr io.Writer) (*flag.FlagSet, *string) {
+	fs := flag.NewFlagSet("queue "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, queueUsage) }
+	return fs, fs.String("config", "", "configuration `file` (revokd.toml)")
+}
+
+// parseQueueArgs parses flags anywhere among the arguments and returns the
+// want positional ones, or prints why not.
+func parseQueueArgs(fs *flag.FlagSet, args []string, want int, what string, stderr io.Writer) ([]string, bool) {
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return nil, false
+	}
+	if len(pos) != want {
+		if want == 0 {
+			fmt.Fprintf(stderr, "revokd: %s takes no arguments, got %q\n", fs.Name(), pos)
+		} else {
+			fmt.Fprintf(stderr, "revokd: %s: want exactly one %s, got %d arguments\n", fs.Name(), what, len(pos))
+		}
+		return nil, false
+	}
+	return pos, true
+}
+
+func parseID(s, what string, stderr io.Writer) (int64, bool) {
+	id, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || id <= 0 {
+		fmt.Fprintf(stderr, "revokd: %s %q is not a positive number\n", what, s)
+		return 0, false
+	}
+	return id, true
+}
+
+// openQueueStore opens the store the configuration names, or reports why
+// not and returns the exit code.
+func openQueueStore(ctx context.Context, configPath string, opts *queue.Options, stderr io.Writer) (*queue.Store, int) {
+	cfg, err := loadConfig(configPath)
+	if err != nil {
+		fmt.Fprintf(stderr, "revokd: %v\n", err)
+		return nil, exitUsage
+	}
+	if cfg.Store.URL != "" {
+		fmt.Fprintf(stderr, "revokd: store.url %q: postgres store not available yet\n", redactURL(cfg.Store.URL))
+		return nil, exitUsage
+	}
+	store, err := queue.OpenWith(ctx, cfg.DataDir, opts)
+	if err != nil {
+		fmt.Fprintf(stderr, "revokd: %v\n", err)
+		return nil, exitUsage
+	}
+	return store, exitOK
+}
+
+// storeFailure reports err and returns its exit code: 1 for what the store
+// refused (unknown id, wrong state), 2 for the rest.
+func storeFailure(err error, stderr io.Writer) int {
+	fmt.Fprintf(stderr, "revokd: %v\n", err)
+	if errors.Is(err, queue.ErrNotFound) || errors.Is(err, queue.ErrJobState) {
+		return exitRejected
+	}
+	return exitUsage
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func queueList(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs, configPath := queueFlags("list", stderr)
+	all := fs.Bool("all", false, "include the mails that were not requests")
+	state := fs.String("state", "", "only requests in this `state`")
+	limit := fs.Int("limit", 0, "only the `N` newest (0: all)")
+	asJSON := fs.Bool("json", false, "print a JSON array")
+	if _, ok := parseQueueArgs(fs, args, 0, "", stderr); !ok {
+		return exitUsage
+	}
+	o := queue.ListOptions{All: *all, Limit: *limit}
+	if *state != "" {
+		st, err := revocation.ParseState(*state)
+		if err != nil {
+			fmt.Fprintf(stderr, "revokd: --state: %v\n", err)
+			return exitUsage
+		}
+		o.State = st
+	}
+	store, code := openQueueStore(ctx, *configPath, nil, stderr)
+	if store == nil {
+		return code
+	}
+	defer store.Close()
+	reqs, err := store.ListRequests(ctx, o)
+	if err != nil {
+		return storeFailure(err, stderr)
+	}
+	if *asJSON {
+		if err := writeJSON(stdout, reqs); err != nil {
+			fmt.Fprintf(stderr, "revokd: %v\n", err)
+			return exitUsage
+		}
+		return exitOK
+	}
+	if len(reqs) == 0 {
+		fmt.Fprintln(stdout, "no requests")
+		return exitOK
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tRECEIVED\tSTATE\tCODE\tSERIAL\tJOB\tFROM\tMESSAGE-ID")
+	for _, r := range reqs {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.ReceivedAt.UTC().Format(time.RFC3339), r.State,
+			orDash(cleanText(r.ReasonCode, 40)), orDash(cleanText(r.Serial, 42)), jobCell(r),
+			orDash(cleanText(r.Sender, 60)), orDash(cleanText(r.MessageID, 80)))
+	}
+	if err := tw.Flush(); err != nil {
+		fmt.Fprintf(stderr, "revokd: %v\n", err)
+		return exitUsage
+	}
+	return exitOK
+}
+
+// jobCell is the JOB column: the job's id and state, and its attempts once
+// it has had any.
+func jobCell(r queue.RequestSummary) string {
+	if r.JobID == nil {
+		return "-"
+	}
+	s := fmt.Sprintf("%d %s", *r.JobID, r.JobState)
+	if r.Attempts > 0 {
+		s += fmt.Sprintf(" (%d tries)", r.Attempts)
+	}
+	return s
+}
+
+// cleanText makes text from a mail safe to print on a terminal: control
+// and formatting characters (escape sequences, bidirectional overrides)
+// become U+FFFD, and it is cut to limit runes.
+func cleanText(s string, limit int) string {
+	var b strings.Builder
+	n := 0
+	for _, r := range s {
+		if n == limit {
+			b.WriteString("…")
+			break
+		}
+		if !unicode.IsGraphic(r) {
+			r = unicode.ReplacementChar
+		}
+		b.WriteRune(r)
+		n++
+	}
+	return b.String()
+}
+
+func queueShow(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs, configPath := queueFlags("show", stderr)
+	asJSON := fs.Bool("json", false, "print a JSON object")
+	pos, ok := parseQueueArgs(fs, args, 1, "request ID", stderr)
+	if !ok {
+		return exitUsage
+	}
+	id, ok := parseID(pos[0], "request ID", stderr)
+	if !ok {
+		return exitUsage
+	}
+	store, code := openQueueStore(ctx, *configPath, nil, stderr)
+	if store == nil {
+		return code
+	}
+	defer store.Close()
+	d, err := store.Request(ctx, id)
+	if err != nil {
+		return storeFailure(err, stderr)
+	}
+	if *asJSON {
+		if err := writeJSON(stdout, d); err != nil {
+			fmt.Fprintf(stderr, "revokd: %v\n", err)
+			return exitUsage
+		}
+		return exitOK
+	}
+	if err := printRequest(stdout, d); err != nil {
+		fmt.Fprintf(stderr, "revokd: %v\n", err)
+		return exitUsage
+	}
+	return exitOK
+}
+
+func printRequest(w io.Writer, d *queue.RequestDetail) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	line := func(k, format string, args ...any) {
+		fmt.Fprintf(tw, "  %s\t%s\n", k, fmt.Sprintf(format, args...))
+	}
+	const long = 200
+	fmt.Fprintf(tw, "request %d: %s\n", d.ID, d.State)
+	m := d.Mail
+	line("mail", "%d, %s UIDVALIDITY %d UID %d, %d bytes%s, %s%s", m.ID, cleanText(m.Mailbox, 80), m.UIDValidity, m.UID,
+		m.Size, map[bool]string{true: " (over the size cap, not kept)"}[m.OverCap], m.State, prefixed(" ", parenthesized(string(m.Disposition))))
+	line("received", "%s", m.ReceivedAt.UTC().Format(time.RFC3339))
+	line("from", "%s", orDash(cleanText(m.Sender, long)))
+	line("message-id", "%s", orDash(cleanText(m.MessageID, long)))
+	if d.State == revocation.StateNotARequest {
+		line("not a request", "%s", cleanText(d.Reason, long))
+	} else {
+		line("attachment", "%s", orDash(cleanText(d.AttachmentName, long)))
+		line("code", "%s", orDash(cleanText(d.ReasonCode, long)))
+		line("reason", "%s", orDash(cleanText(d.Reason, long)))
+		line("certificate", "%s issued by %s", orDash(d.Serial), orDash(cleanText(d.IssuerDN, long)))
+		if d.RevocationReason != "" {
+			rr := d.RevocationReason
+			if d.NoReasonCode {
+				rr = "none (no reasonCode extension)"
+			}
+			line("revocation", "%s", rr)
+		}
+		line("signer", "%s (serial %s), role %s", orDash(cleanText(d.Signer, long)), orDash(cleanText(d.SignerSerial, 64)), orDash(d.Role))
+		if d.Report != nil {
+			line("verification", "%s%s", d.Report.Indication, prefixed("/", d.Report.SubIndication))
+			for i, sig := range d.Report.Signatures {
+				line(fmt.Sprintf("signature %d", i+1), "%s%s by %s, signed %s, whole document %v", sig.Indication,
+					prefixed("/", sig.SubIndication), orDash(cleanText(sig.Signer.Subject, long)), orDash(sig.SigningTime), sig.CoversWholeDocument)
+			}
+		}
+		if len(d.Decision) > 0 {
+			var dec struct {
+				Accepted bool
+				Code     string
+				Detail   string
+			}
+			if json.Unmarshal(d.Decision, &dec) == nil {
+				verdict := "accepted"
+				if !dec.Accepted {
+					verdict = "refused"
+				}
+				line("decision", "%s%s: %s", verdict, prefixed(" ", dec.Code), orDash(cleanText(dec.Detail, long)))
+			}
+		}
+	}
+	if d.Note != "" {
+		line("note", "%s", cleanText(d.Note, long))
+	}
+	for _, e := range []struct{ kind, sum string }{
+		{"eml", m.RawSHA256}, {"pdf", d.PDFSHA256}, {"report", d.ReportSHA256}, {"decision", d.DecisionSHA256}, {"form", d.FormSHA256},
+	} {
+		if e.sum != "" {
+			line("evidence", "%-8s %s", e.kind, e.sum)
+		}
+	}
+	if j := d.Job; j != nil {
+		s := fmt.Sprintf("%d %s, %d attempts", j.ID, j.State, j.Attempts)
+		switch j.State {
+		case queue.JobPending:
+			s += ", next at " + j.NextAttemptAt.UTC().Format(time.RFC3339)
+		case queue.JobRunning:
+			s += ", leased until " + j.LeaseUntil.UTC().Format(time.RFC3339)
+		case queue.JobDone:
+			s += ", at " + j.DoneAt.UTC().Format(time.RFC3339)
+		}
+		if j.RequestID != d.ID {
+			s += fmt.Sprintf(", created for request %d", j.RequestID)
+		}
+		line("job", "%s", s)
+		if j.LastError != "" {
+			line("last error", "%s", cleanText(j.LastError, long))
+		}
+	}
+	for _, o := range d.Outbox {
+		line("outbox", "%d %s to %s: %s", o.ID, o.Kind, cleanText(o.To, long), o.State)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(w, "audit")
+	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, a := range d.Audit {
+		fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%s\t%s\n", a.Seq, a.At.UTC().Format(time.RFC3339), cleanText(a.Actor, 40),
+			a.Subject, a.Action, cleanText(string(a.Details), long))
+	}
+	return tw.Flush()
+}
+
+func parenthesized(s string) string {
+	if s == "" {
+		return ""
+	}
+	return "(" + s + ")"
+}
+
+func prefixed(p, s string) string {
+	if s == "" {
+		return ""
+	}
+	return p + s
+}
+
+// defaultActor names the person running an operator's command in the
+// audit log.
+func defaultActor(role string) string {
+	if u := os.Getenv("USER"); u != "" {
+		return role + ":" + u
+	}
+	return role
+}
+
+func queueNext(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs, configPath := queueFlags("next", stderr)
+	lease := fs.Duration("lease", defaultJobLease, "how long the executor has before the job is handed out again")
+	actor := fs.String("actor", queue.ActorExecutor, "`name` recorded in the audit log")
+	if _, ok := parseQueueArgs(fs, args, 0, "", stderr); !ok {
+		return exitUsage
+	}
+	if *lease <= 0 {
+		fmt.Fprintf(stderr, "revokd: --lease %s: must be positive\n", *lease)
+		return exitUsage
+	}
+	store, code := openQueueStore(ctx, *configPath, nil, stderr)
+	if store == nil {
+		return code
+	}
+	defer store.Close()
+	j, err := store.ClaimJob(ctx, *lease, *actor)
+	if err != nil {
+		return storeFailure(err, stderr)
+	}
+	b, err := json.Marshal(j) // a nil *Job is null
+
+	if err != nil {
+		fmt.Fprintf(stderr, "revokd: %v\n", err)
+		return exitUsage
+	}
+	fmt.Fprintf(stdout, "%s\n", b)
+	return exitOK
+}
+
+func queueDone(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs, configPath := queueFlags("done", stderr)
+	actor := fs.String("actor", queue.ActorExecutor, "`name` recorded in the audit log")
+	pos, ok := parseQueueArgs(fs, args, 1, "job ID", stderr)
+	if !ok {
+		return exitUsage
+	}
+	id, ok := parseID(pos[0], "job ID", stderr)
+	if !ok {
+		return exitUsage
+	}
+	store, code := openQueueStore(ctx, *configPath, nil, stderr)
+	if store == nil {
+		return code
+	}
+	defer store.Close()
+	already, err := store.CompleteJob(ctx, id, *actor)
+	if err != nil {
+		return storeFailure(err, stderr)
+	}
+	if already {
+		fmt.Fprintf(stdout, "job %d was already done\n", id)
+		return exitOK
+	}
+	fmt.Fprintf(stdout, "job %d done\n", id)
+	return exitOK
+}
+
+func queueFailed(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs, configPath := queueFlags("failed", stderr)
+	actor := fs.String("actor", queue.ActorExecutor, "`name` recorded in the audit log")
+	message := fs.String("error", "", "what went wrong (required)")
+	maxAttempts := fs.Int("max-attempts", queue.DefaultMaxAttempts, "attempts before the job is marked failed")
+	pos, ok := parseQueueArgs(fs, args, 1, "job ID", stderr)
+	if !ok {
+		return exitUsage
+	}
+	id, ok := parseID(pos[0], "job ID", stderr)
+	if !ok {
+		return exitUsage
+	}
+	if strings.TrimSpace(*message) == "" {
+		fmt.Fprintln(stderr, "revokd: queue failed: --error is required: say what went wrong")
+		return exitUsage
+	}
+	if *maxAttempts <= 0 {
+		fmt.Fprintf(stderr, "revokd: --max-attempts %d: must be positive\n", *maxAttempts)
+		return exitUsage
+	}
+	store, code := openQueueStore(ctx, *configPath, &queue.Options{MaxAttempts: *maxAttempts}, stderr)
+	if store == nil {
+		return code
+	}
+	defer store.Close()
+	j, err := store.FailJob(ctx, id, *message, *actor)
+	if err != nil {
+		return storeFailure(err, stderr)
+	}
+	if j.State == queue.JobFailed {
+		fmt.Fprintf(stdout, "job %d failed after %d attempts: it waits for an operator (revokd queue retry %d)\n", id, j.Attempts, id)
+		return exitOK
+	}
+	fmt.Fprintf(stdout, "job %d: attempt %d of %d failed, next attempt at %s\n", id, j.Attempts, *maxAttempts,
+		j.NextAttemptAt.UTC().Format(time.RFC3339))
+	return exitOK
+}
+
+func queueRetry(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs, configPath := queueFlags("retry", stderr)
+	actor := fs.String("actor", defaultActor("operator"), "`name` recorded in the audit log")
+	pos, ok := parseQueueArgs(fs, args, 1, "job ID", stderr)
+	if !ok {
+		return exitUsage
+	}
+	id, ok := parseID(pos[0], "job ID", stderr)
+	if !ok {
+		return exitUsage
+	}
+	store, code := openQueueStore(ctx, *configPath, nil, stderr)
+	if store == nil {
+		return code
+	}
+	defer store.Close()
+	if err := store.RetryJob(ctx, id, *actor); err != nil {
+		return storeFailure(err, stderr)
+	}
+	fmt.Fprintf(stdout, "job %d queued again\n", id)
+	return exitOK
+}
