@@ -32,6 +32,9 @@ type Config struct {
 		CAFile          string   `toml:"ca_file"`
 		MaxMessageBytes int64    `toml:"max_message_bytes"`
 		PollInterval    duration `toml:"poll_interval"`
+		// LeaseTTL is how long a worker that died keeps the mailbox from
+		// the next one.
+		LeaseTTL duration `toml:"lease_ttl"`
 	} `toml:"imap"`
 
 	CA struct {
@@ -117,6 +120,7 @@ func defaultConfig() *Config {
 	c.Verify.MaxFileBytes = 20 << 20
 	c.Verify.TimeBudget.Duration = 10 * time.Second
 	c.Trust.FetchTimeout.Duration = 5 * time.Second
+	c.IMAP.LeaseTTL.Duration = 60 * time.Second
 	c.Form.Fields = map[string]string{}
 	for k, v := range defaultFormFields {
 		c.Form.Fields[k] = v
@@ -185,6 +189,9 @@ func (c *Config) validate() error {
 	}
 	if c.Verify.MaxFileBytes <= 0 {
 		return fmt.Errorf("verify.max_file_bytes = %d: must be positive", c.Verify.MaxFileBytes)
+	}
+	if c.IMAP.LeaseTTL.Duration < time.Second {
+		return fmt.Errorf("imap.lease_ttl must be at least 1s")
 	}
 	if c.Verify.TimeBudget.Duration <= 0 {
 		return fmt.Errorf("verify.time_budget must be positive")

@@ -20,10 +20,6 @@ import (
 	"github.com/revokd/revokd/worker"
 )
 
-// leaseTTL is how long the mailbox lease lasts without renewal: a worker
-// that died lets another take the mailbox over within this time.
-const leaseTTL = 60 * time.Second
-
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -50,6 +46,9 @@ type app struct {
 	worker  *worker.Worker
 	mailbox *ingest.Mailbox
 	lease   string
+	// leaseTTL is how long the mailbox lease lasts without renewal: a
+	// worker that died lets another take the mailbox over within it.
+	leaseTTL time.Duration
 }
 
 // newApp wires the store, the verifier, the authorisation and the mailbox
@@ -114,7 +113,8 @@ func newApp(ctx context.Context, cfg *Config, log *slog.Logger, tokenSource func
 		store.Close()
 		return nil, err
 	}
-	return &app{store: store, worker: w, mailbox: mbox, lease: "imap:" + cfg.IMAP.Username + "@" + cfg.IMAP.Address + "/" + cfg.IMAP.Mailbox}, nil
+	return &app{store: store, worker: w, mailbox: mbox, lease: "imap:" + cfg.IMAP.Username + "@" + cfg.IMAP.Address + "/" + cfg.IMAP.Mailbox,
+		leaseTTL: cfg.IMAP.LeaseTTL.Duration}, nil
 }
 
 // imapCredentials finds the IMAP secret: an OAuth 2.0 token file, else
@@ -148,7 +148,7 @@ func (a *app) run(ctx context.Context, log *slog.Logger) error {
 	host, _ := os.Hostname()
 	holder := fmt.Sprintf("%s/%d", host, os.Getpid())
 	for {
-		ok, err := a.store.AcquireLease(ctx, a.lease, holder, leaseTTL)
+		ok, err := a.store.AcquireLease(ctx, a.lease, holder, a.leaseTTL)
 		if err != nil {
 			return fmt.Errorf("taking the mailbox lease: %w", err)
 		}
@@ -159,7 +159,7 @@ func (a *app) run(ctx context.Context, log *slog.Logger) error {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(leaseTTL / 3):
+		case <-time.After(a.leaseTTL / 3):
 		}
 	}
 	defer a.store.ReleaseLease(context.WithoutCancel(ctx), a.lease, holder)
@@ -167,14 +167,14 @@ func (a *app) run(ctx context.Context, log *slog.Logger) error {
 	runCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	go func() {
-		t := time.NewTicker(leaseTTL / 3)
+		t := time.NewTicker(a.leaseTTL / 3)
 		defer t.Stop()
 		for {
 			select {
 			case <-runCtx.Done():
 				return
 			case <-t.C:
-				if ok, err := a.store.AcquireLease(runCtx, a.lease, holder, leaseTTL); err != nil || !ok {
+				if ok, err := a.store.AcquireLease(runCtx, a.lease, holder, a.leaseTTL); err != nil || !ok {
 					cancel(fmt.Errorf("lost the mailbox lease (err %v)", err))
 					return
 				}
