@@ -90,7 +90,12 @@ type crashWorld struct {
 	accepted int
 }
 
-func newCrashWorld(t testing.TB, n int) *crashWorld {
+func newCrashWorld(t testing.TB, n int) *crashWorld { return newWorld(t, n, true) }
+
+// newWorld builds n mails: with mix, holders' requests, replays,
+// rejections and mails that are not requests; without, only holders'
+// requests, each for a certificate of its own.
+func newWorld(t testing.TB, n int, mix bool) *crashWorld {
 	t.Helper()
 	sc, err := scenario.New(time.Now())
 	if err != nil {
@@ -101,7 +106,11 @@ func newCrashWorld(t testing.TB, n int) *crashWorld {
 	var lastPDF []byte
 	for i := 0; i < n; i++ {
 		from := fmt.Sprintf("holder%d@example.fr", i)
-		switch i % 5 {
+		kind := i % 5
+		if !mix {
+			kind = 0
+		}
+		switch kind {
 		case 0, 1: // a holder revokes their own certificate
 			h, err := sc.PKI.IssueHolder(testpki.HolderOptions{
 				KeyType: testpki.ECDSAP256, GivenName: "Jeanne", Surname: fmt.Sprintf("Holder%d", i),

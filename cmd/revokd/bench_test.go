@@ -1,0 +1,105 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/revokd/revokd/queue"
+)
+
+// BenchmarkWorker measures the worker against a real Dovecot, in process:
+//   - drain: N holders' requests (each signed, each for a certificate of
+//     its own, revocation checked online against the test CA on loopback)
+//     appended while the worker is down, then the time to handle them all;
+//   - latency: with the worker idling (IDLE), requests appended one at a
+//     time at a steady rate, and the time from the end of each APPEND to
+//     the commit of its outcome, p50 and p95.
+//
+// Run it with: go test -run XXX -bench Worker -benchtime 1x ./cmd/revokd
+func BenchmarkWorker(b *testing.B) {
+	const backlog, paced, pace = 300, 100, 20 * time.Millisecond
+	dv := startDovecot(b)
+	world := newWorld(b, backlog+paced, false)
+	for b.Loop() {
+		user, err := dv.NewUser()
+		if err != nil {
+			b.Fatal(err)
+		}
+		dir := b.TempDir()
+		cfg, err := loadConfig(writeRunConfig(b, dir, dv, user, world.sc))
+		if err != nil {
+			b.Fatal(err)
+		}
+		ctx := context.Background()
+		a, err := newApp(ctx, cfg, slog.New(slog.DiscardHandler), nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := world.sc.Load(ctx, a.store); err != nil {
+			b.Fatal(err)
+		}
+		c := imapLogin(b, dv, user)
+		for _, m := range world.mails[:backlog] {
+			imapAppend(b, c, m)
+		}
+
+		runCtx, stop := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		start := time.Now()
+		go func() { done <- a.run(runCtx, slog.New(slog.DiscardHandler)) }()
+		waitHandled(b, a, backlog)
+		drain := time.Since(start)
+
+		appendedAt := map[string]time.Time{}
+		for i, m := range world.mails[backlog:] {
+			imapAppend(b, c, m)
+			appendedAt[fmt.Sprintf("<demo-%d@example.fr>", backlog+i)] = time.Now()
+			time.Sleep(pace)
+		}
+		waitHandled(b, a, backlog+paced)
+		stop()
+		<-done
+
+		rows, err := a.store.ListRequests(ctx, queue.ListOptions{All: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		var lat []time.Duration
+		for _, r := range rows {
+			if at, ok := appendedAt[r.MessageID]; ok {
+				lat = append(lat, r.CreatedAt.Sub(at))
+			}
+		}
+		a.store.Close()
+		if len(lat) != paced {
+			b.Fatalf("%d paced mails have an outcome, want %d", len(lat), paced)
+		}
+		slices.Sort(lat)
+		b.ReportMetric(float64(backlog)/drain.Seconds(), "mails/s")
+		b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+		b.ReportMetric(float64(lat[len(lat)*95/100].Microseconds())/1000, "p95-ms")
+		os.RemoveAll(filepath.Join(dir, "data"))
+	}
+}
+
+func waitHandled(b *testing.B, a *app, n int) {
+	b.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		s := a.mailbox.Stats()
+		if int(s.Processed+s.Rejected) >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("handled %d of %d mails in 2 minutes", s.Processed+s.Rejected, n)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
