@@ -102,4 +102,3 @@ func waitHandled(b *testing.B, a *app, n int) {
 		time.Sleep(2 * time.Millisecond)
 	}
 }
-

@@ -344,4 +344,6 @@ func TestCrashRecovery(t *testing.T) {
 	t.Logf("%d kills; %d mails, %d jobs", kills, len(perMail), len(jobs))
 }
 
-func certificateOf(c *testpki.Cert) authorize.Certificate { return authorize.CertificateFromX509(c.Cert) }
+func certificateOf(c *testpki.Cert) authorize.Certificate {
+	return authorize.CertificateFromX509(c.Cert)
+}
