@@ -343,3 +343,63 @@ func BenchmarkClaimAndComplete(b *testing.B) {
 		}
 	}
 }
+
+// TestWorkerAndExecutorConcurrently runs the worker's writes and an
+// executor's claims on two handles of one database at the same time, as
+// `revokd run` and `revokd queue next` do.
+func TestWorkerAndExecutorConcurrently(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	worker, executor := openTest(t, dir), openTest(t, dir)
+	const mails = 40
+	recorded := make(chan struct{}, mails)
+	errs := make(chan error, 2)
+	go func() {
+		for i := range mails {
+			uid := uint32(i + 1)
+			id, err := worker.ArchiveMail(ctx, IncomingMail{Key: inbox(uid), Raw: rawMail(uid)})
+			if err == nil {
+				err = worker.RecordOutcome(ctx, Outcome{MailID: id, Disposition: DispositionProcessed,
+					Requests: []RequestOutcome{acceptedReq(fmt.Sprintf("%x", 0x1000+i), fmt.Sprint("pdf", i), fmt.Sprint("form", i))}})
+			}
+			if err != nil {
+				errs <- err
+				return
+			}
+			recorded <- struct{}{}
+		}
+		errs <- nil
+	}()
+	go func() {
+		done := 0
+		for done < mails {
+			j, err := executor.ClaimJob(ctx, time.Hour, ActorExecutor)
+			if err != nil {
+				errs <- err
+				return
+			}
+			if j == nil {
+				<-recorded // wait for the worker's next commit
+				continue
+			}
+			if _, err := executor.CompleteJob(ctx, j.ID, ActorExecutor); err != nil {
+				errs <- err
+				return
+			}
+			done++
+		}
+		errs <- nil
+	}()
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	reqs, err := executor.ListRequests(ctx, ListOptions{State: revocation.StateExecuted})
+	if err != nil || len(reqs) != mails {
+		t.Errorf("%d requests executed, %v, want %d", len(reqs), err, mails)
+	}
+	if _, err := worker.VerifyAudit(ctx); err != nil {
+		t.Errorf("VerifyAudit: %v", err)
+	}
+}
