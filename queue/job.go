@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/revokd/revokd/revocation"
@@ -301,7 +302,7 @@ func (s *Store) CompleteJob(ctx context.Context, id int64, actor string) (alread
 // can fail. It returns the job as it now stands.
 func (s *Store) FailJob(ctx context.Context, id int64, message, actor string) (Job, error) {
 	if len(message) > maxErrorText {
-		message = message[:maxErrorText]
+		message = strings.ToValidUTF8(message[:maxErrorText], "")
 	}
 	var out Job
 	err := s.inTx(ctx, func(tx *sql.Tx) error {

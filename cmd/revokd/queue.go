@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -35,7 +36,8 @@ const queueUsage = `usage:
       put a failed job back in the queue
 
 exit status: 0 done, 1 refused (unknown id, or a job state that does not
-allow it), 2 usage, configuration or store error
+allow it), 2 usage, configuration or store error (a data_dir without a store
+included: these commands never create one)
 `
 
 // defaultJobLease is how long an executor has to revoke a certificate and
@@ -115,6 +117,18 @@ func openQueueStore(ctx context.Context, configPath string, opts *queue.Options,
 	}
 	if cfg.Store.URL != "" {
 		fmt.Fprintf(stderr, "revokd: store.url %q: postgres store not available yet\n", redactURL(cfg.Store.URL))
+		return nil, exitUsage
+	}
+	// These commands read or act on what the worker stored: an empty store
+	// created here by a wrong --config would answer "nothing to do" for
+	// ever, so a missing one is an error.
+	db := filepath.Join(cfg.DataDir, queue.DatabaseFile)
+	if _, err := os.Stat(db); errors.Is(err, os.ErrNotExist) {
+		fmt.Fprintf(stderr, "revokd: no store at %s (data_dir of %s): wrong --config? revokd run creates it\n",
+			db, orDefault(configPath, "the default configuration"))
+		return nil, exitUsage
+	} else if err != nil {
+		fmt.Fprintf(stderr, "revokd: %v\n", err)
 		return nil, exitUsage
 	}
 	store, err := queue.OpenWith(ctx, cfg.DataDir, opts)
@@ -351,6 +365,13 @@ func printRequest(w io.Writer, d *queue.RequestDetail) error {
 			a.Subject, a.Action, cleanText(string(a.Details), long))
 	}
 	return tw.Flush()
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
 }
 
 func parenthesized(s string) string {

@@ -130,6 +130,11 @@ func TestQueueListJSON(t *testing.T) {
 	if err := os.WriteFile(cfg, []byte("data_dir = \"data\"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	s, err := queue.Open(context.Background(), filepath.Join(empty, "data"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
 	if code, out, _ := f.queue(t, "list", "--json", "--config", cfg); code != exitOK || strings.TrimSpace(out) != "[]" {
 		t.Errorf("queue list --json of an empty store: exit %d, %q, want []", code, out)
 	}
@@ -268,6 +273,12 @@ func TestQueueErrors(t *testing.T) {
 	if err := os.WriteFile(pg, []byte("[store]\nurl = \"postgres://revokd:secret@localhost/revokd\"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// A configuration naming a data folder the worker never used: the
+	// executor must hear about it, not poll an empty queue for ever.
+	nostore := filepath.Join(f.dir, "elsewhere.toml")
+	if err := os.WriteFile(nostore, []byte("data_dir = \"elsewhere\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name       string
 		args       []string
@@ -289,6 +300,7 @@ func TestQueueErrors(t *testing.T) {
 		{"fail/unknown-flag", []string{"next", "--nope"}, exitUsage, "flag provided but not defined"},
 		{"fail/missing-config", []string{"list", "--config", filepath.Join(f.dir, "missing.toml")}, exitUsage, "revokd: reading config"},
 		{"fail/postgres-not-yet", []string{"list", "--config", pg}, exitUsage, "postgres store not available yet"},
+		{"fail/no-store", []string{"next", "--config", nostore}, exitUsage, "no store at " + filepath.Join(f.dir, "elsewhere", queue.DatabaseFile)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
