@@ -135,6 +135,7 @@ type verification struct {
 	report *Report
 	failed bool
 	dss    *dssContent
+	fields []pdfread.Field // of the latest revision
 }
 
 type sigField struct {
@@ -192,6 +193,7 @@ func (v *verification) run() {
 		v.docFail("structure", FormatFailure, "the form fields cannot be read: "+err.Error())
 		return
 	}
+	v.fields = fields
 	sigs, err := v.signatureFields(fields)
 	if err != nil {
 		v.docFail("signatures", FormatFailure, err.Error())
@@ -385,10 +387,8 @@ func (v *verification) verifySignature(sf sigField) (SignatureReport, *signedVie
 		sc.fail("cms.missing", FormatFailure, "the signature's /Contents is empty or zeroed: there is no CMS to verify")
 		return sr, view
 	}
-	content := make([]byte, 0, br[1]+br[3])
-	content = append(content, v.data[br[0]:br[0]+br[1]]...)
-	content = append(content, v.data[br[2]:br[2]+br[3]]...)
-	res, err := cades.Verify(trimCMS(contents), content, cades.Options{RequireSigningCertificate: sub == subFilterCAdES})
+	content := [][]byte{v.data[br[0] : br[0]+br[1]], v.data[br[2] : br[2]+br[3]]}
+	res, err := cades.VerifyParts(trimCMS(contents), content, cades.Options{RequireSigningCertificate: sub == subFilterCAdES})
 	if err != nil {
 		var ce *cades.Error
 		reason := cades.Malformed
@@ -398,7 +398,7 @@ func (v *verification) verifySignature(sf sigField) (SignatureReport, *signedVie
 		sc.fail("cms", cmsSubIndication(reason), "the CMS signature is not valid: "+err.Error())
 		return sr, view
 	}
-	sc.pass("cms", fmt.Sprintf("%s signature over %d bytes verifies; messageDigest matches", res.SignatureAlgorithm, len(content)))
+	sc.pass("cms", fmt.Sprintf("%s signature over %d bytes verifies; messageDigest matches", res.SignatureAlgorithm, br[1]+br[3]))
 	if res.SigningCertificateAttr != "" {
 		sc.pass("cms.signing-certificate", "ESS signing-certificate-"+res.SigningCertificateAttr+" binds the signer certificate")
 	}

@@ -41,13 +41,15 @@ type mailReport struct {
 	Attachments []attachmentReport `json:"attachments"`
 }
 
-// verifyGCPercent lets a one-shot verification of a file of a few MB
-// finish without collecting garbage several times; the process exits
-// right after, and its heap stays within a few times the file size.
-const verifyGCPercent = 400
+// verifyMemoryLimit bounds the heap of a one-shot verification, which
+// otherwise runs without collecting garbage: a file of at most
+// verify.max_file_bytes needs a few times its size, and a short-lived
+// process saves the collector's start-up and its threads.
+const verifyMemoryLimit = 512 << 20
 
 func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	debug.SetGCPercent(verifyGCPercent)
+	debug.SetGCPercent(-1)
+	debug.SetMemoryLimit(verifyMemoryLimit)
 	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "", "configuration `file` (revokd.toml)")

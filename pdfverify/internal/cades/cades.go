@@ -159,6 +159,12 @@ type Result struct {
 // The returned error is an *Error. A signature-time-stamp that fails its own
 // checks does not fail Verify: it is reported in Result.Timestamp.Err.
 func Verify(signature []byte, content []byte, o Options) (*Result, error) {
+	return VerifyParts(signature, [][]byte{content}, o)
+}
+
+// VerifyParts is Verify over content given in parts, hashed in order: the
+// two ranges of a PDF ByteRange, without copying them together.
+func VerifyParts(signature []byte, content [][]byte, o Options) (*Result, error) {
 	p, err := parseSignedData(signature)
 	if err != nil {
 		return nil, err
@@ -212,7 +218,7 @@ type verified struct {
 // signed attributes (contentType must equal wantContentType), message
 // digest, signer certificate, signature, ESS binding. The content is hashed
 // once here.
-func verifySignerInfo(si *signerInfo, certs []*x509.Certificate, content []byte, wantContentType asn1.ObjectIdentifier, requireESS bool) (verified, *Error) {
+func verifySignerInfo(si *signerInfo, certs []*x509.Certificate, content [][]byte, wantContentType asn1.ObjectIdentifier, requireESS bool) (verified, *Error) {
 	var v verified
 	h, err := digestHash(si.DigestAlgorithm.Algorithm)
 	if err != nil {
@@ -276,9 +282,13 @@ func verifySignerInfo(si *signerInfo, certs []*x509.Certificate, content []byte,
 	v.claimed = cert
 
 	hasher := h.New()
-	hasher.Write(content)
+	n := 0
+	for _, part := range content {
+		hasher.Write(part)
+		n += len(part)
+	}
 	if subtle.ConstantTimeCompare(md, hasher.Sum(nil)) != 1 {
-		return v, errorf(DigestMismatch, "messageDigest does not match the %v hash of the %d signed bytes", h, len(content))
+		return v, errorf(DigestMismatch, "messageDigest does not match the %v hash of the %d signed bytes", h, n)
 	}
 
 	var sigErr error

@@ -153,7 +153,7 @@ func TestOpenSSLSignsWeVerify(t *testing.T) {
 			if !bytes.Equal(parsed.eContent, testContent) {
 				t.Fatalf("decoded eContent = %q, want %q", parsed.eContent, testContent)
 			}
-			v, verr := verifySignerInfo(&parsed.signers[0], parsed.certs, parsed.eContent, oidData, true)
+			v, verr := verifySignerInfo(&parsed.signers[0], parsed.certs, [][]byte{parsed.eContent}, oidData, true)
 			if verr != nil {
 				t.Fatalf("verifySignerInfo(openssl -stream output) = %v, want nil", verr)
 			}

@@ -90,7 +90,7 @@ func verifyToken(ts *Timestamp, token, imprinted []byte) *Error {
 	}
 	// RFC 3161 section 2.4.1 requires the ESS signing-certificate
 	// attribute in every token, which binds the TSA certificate.
-	v, verr := verifySignerInfo(&p.signers[0], p.certs, p.eContent, oidTSTInfo, true)
+	v, verr := verifySignerInfo(&p.signers[0], p.certs, [][]byte{p.eContent}, oidTSTInfo, true)
 	if verr != nil {
 		return verr
 	}
