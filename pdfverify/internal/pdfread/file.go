@@ -19,6 +19,9 @@ type File struct {
 	mu      sync.Mutex
 	objStms map[int]*objStm // decoded object streams, by object number
 	decoded int64           // bytes produced by decoding so far
+	// parsed caches uncompressed objects: a verifier asks for the same
+	// signature dictionary several times, and its /Contents is long.
+	parsed map[Ref]Object
 }
 
 // Open reads the cross-reference chain that ends at the last "startxref" of
@@ -79,7 +82,8 @@ func (f *File) entry(num int) (Entry, bool) {
 
 // Object returns the object r as the newest section that has it defines it.
 // A free or missing object, or a reference whose generation does not match
-// the entry, is null (7.3.10), returned as nil with no error.
+// the entry, is null (7.3.10), returned as nil with no error. Objects are
+// parsed once and shared between callers: they must not be modified.
 func (f *File) Object(r Ref) (Object, error) {
 	return f.object(r, 0)
 }
@@ -105,10 +109,22 @@ func (f *File) object(r Ref, depth int) (Object, error) {
 	if e.Gen != r.Gen {
 		return nil, nil
 	}
+	f.mu.Lock()
+	o, ok := f.parsed[r]
+	f.mu.Unlock()
+	if ok {
+		return o, nil
+	}
 	_, o, err := f.parseIndirect(e.Offset, depth, parseOpts{want: &r})
 	if err != nil {
 		return nil, fmt.Errorf("reading object %d %d: %w", r.Num, r.Gen, err)
 	}
+	f.mu.Lock()
+	if f.parsed == nil {
+		f.parsed = map[Ref]Object{}
+	}
+	f.parsed[r] = o
+	f.mu.Unlock()
 	return o, nil
 }
 

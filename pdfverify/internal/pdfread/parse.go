@@ -305,26 +305,24 @@ func (p *parser) literal() (String, error) {
 func (p *parser) hex() (String, error) {
 	start := p.pos
 	p.pos++ // '<'
-	out := make([]byte, 0, 32)
+	n := bytes.IndexByte(p.data[p.pos:], '>')
+	if n < 0 {
+		p.pos = len(p.data)
+		return nil, p.errf(start, "unterminated hex string")
+	}
+	body := p.data[p.pos : p.pos+n]
+	// A signature's /Contents is tens of kilobytes of hex: size the output
+	// once and decode through a table.
+	out := make([]byte, 0, (len(body)+1)/2)
 	var hi byte
 	odd := false
-	for {
-		if p.pos >= len(p.data) {
-			return nil, p.errf(start, "unterminated hex string")
-		}
-		c := p.data[p.pos]
-		p.pos++
-		if c == '>' {
-			if odd {
-				out = append(out, hi<<4)
-			}
-			return String(out), nil
-		}
-		if isSpace(c) {
+	for i, c := range body {
+		v := hexTable[c]
+		switch v {
+		case hexSpace:
 			continue
-		}
-		v, ok := unhex(c)
-		if !ok {
+		case hexInvalid:
+			p.pos += i + 1
 			return nil, p.errf(p.pos-1, "invalid byte %q in hex string", c)
 		}
 		if odd {
@@ -334,7 +332,34 @@ func (p *parser) hex() (String, error) {
 		}
 		odd = !odd
 	}
+	p.pos += n + 1
+	if odd {
+		out = append(out, hi<<4)
+	}
+	return String(out), nil
 }
+
+const (
+	hexInvalid = 0xff
+	hexSpace   = 0xfe
+)
+
+// hexTable maps a byte to its hex digit value, hexSpace for PDF white
+// space, hexInvalid otherwise.
+var hexTable = func() (t [256]byte) {
+	for i := range t {
+		c := byte(i)
+		switch v, ok := unhex(c); {
+		case ok:
+			t[i] = v
+		case isSpace(c):
+			t[i] = hexSpace
+		default:
+			t[i] = hexInvalid
+		}
+	}
+	return t
+}()
 
 func (p *parser) array(depth int) (Array, error) {
 	start := p.pos
