@@ -19,6 +19,10 @@ commands:
   run --config F     the worker: IMAP -> verify -> decide -> queue
   verify [--config F] [--trust PEM] [--policy OID]... [--json] FILE.pdf|FILE.eml
                      verify a signed form, or every PDF of a mail
+  queue list|show|next|done|failed|retry [--config F] ...
+                     the requests, and the CA executor's queue
+  audit verify [--config F]
+                     check the audit log's hash chain
   registry import-certs [--config F] [--crl FILE]... PATH...
   registry import-reps [--config F] FILE.csv
                      load issued certificates and legal representatives
