@@ -289,7 +289,11 @@ func Decide(ctx context.Context, report *pdfverify.Report, reg Registry, o Optio
 		rep, repExpired = findRepresentative(signer, reps, sig.ValidationTime)
 	}
 
-	signerDesc := fmt.Sprintf("signer %q (serial %s)", signer.SubjectDN, FormatSerial(signer.Serial))
+	signerName := signer.CommonName
+	if signer.Email != "" {
+		signerName += " <" + signer.Email + ">"
+	}
+	signerDesc := fmt.Sprintf("signer %q (serial %s)", signerName, FormatSerial(signer.Serial))
 	switch claimed {
 	case RoleHolder:
 		if !holder {
