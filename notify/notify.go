@@ -232,6 +232,14 @@ func isASCII(s string) bool {
 	return true
 }
 
+// Validate reports what makes s unable to send (a missing store or
+// relay, plain text to a relay off loopback, a malformed From), so that
+// a program can refuse to start rather than fail later.
+func (s *Sender) Validate() error {
+	_, err := s.resolve()
+	return err
+}
+
 // Run sends the outbox until ctx is done: it sends every mail due, one
 // after another, then looks again every PollInterval. A store that
 // cannot be read is retried at the same pace. Run returns ctx's error

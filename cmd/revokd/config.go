@@ -44,9 +44,18 @@ type Config struct {
 	} `toml:"ca"`
 
 	SMTP struct {
+		// Address is the relay; empty means notifications stay in the
+		// outbox (`revokd run` warns).
 		Address  string `toml:"address"`
 		Security string `toml:"security"`
 		From     string `toml:"from"`
+		// Username enables AUTH PLAIN; the password comes from
+		// REVOKD_SMTP_PASSWORD, else PasswordFile.
+		Username     string `toml:"username"`
+		PasswordFile string `toml:"password_file"`
+		// CAFile is a PEM bundle that verifies the relay's certificate
+		// instead of the system roots.
+		CAFile string `toml:"ca_file"`
 	} `toml:"smtp"`
 
 	Store struct {
@@ -160,6 +169,8 @@ func loadConfig(path string) (*Config, error) {
 	c.IMAP.PasswordFile = resolvePath(base, c.IMAP.PasswordFile)
 	c.IMAP.OAuth2TokenFile = resolvePath(base, c.IMAP.OAuth2TokenFile)
 	c.IMAP.CAFile = resolvePath(base, c.IMAP.CAFile)
+	c.SMTP.PasswordFile = resolvePath(base, c.SMTP.PasswordFile)
+	c.SMTP.CAFile = resolvePath(base, c.SMTP.CAFile)
 	for i, r := range c.CA.Issuers {
 		c.CA.Issuers[i] = resolvePath(base, r)
 	}

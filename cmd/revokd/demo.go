@@ -6,11 +6,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	stdlog "log"
 	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -18,6 +20,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/emersion/go-imap/v2/imapserver"
 	"github.com/emersion/go-imap/v2/imapserver/imapmemserver"
+	"github.com/emersion/go-smtp"
 
 	"github.com/revokd/revokd/internal/scenario"
 	"github.com/revokd/revokd/queue"
@@ -80,6 +83,11 @@ func demo(ctx context.Context, dir string, log *slog.Logger, out io.Writer) erro
 		return err
 	}
 	defer stop()
+	relay, err := startDemoSMTP()
+	if err != nil {
+		return err
+	}
+	defer relay.close()
 	if err := appendMails(addr, sc.Mails); err != nil {
 		return err
 	}
@@ -98,6 +106,7 @@ func demo(ctx context.Context, dir string, log *slog.Logger, out io.Writer) erro
 	cfg.IMAP.Address, cfg.IMAP.Security = addr, "none"
 	cfg.IMAP.Username, cfg.IMAP.Password = demoUser, demoPassword
 	cfg.SMTP.From = demoUser
+	cfg.SMTP.Address, cfg.SMTP.Security = relay.addr, "none"
 	toml := fmt.Sprintf("data_dir = %q\n\n[imap]\naddress = %q\nsecurity = \"none\"\nusername = %q\n\n[trust]\nroots = [%q]\n\n[ca]\nissuers = [%q]\n",
 		dir, addr, demoUser, rootPath, issuerPath)
 	if err := os.WriteFile(filepath.Join(dir, "revokd.toml"), []byte(toml), 0o644); err != nil {
@@ -112,11 +121,23 @@ func demo(ctx context.Context, dir string, log *slog.Logger, out io.Writer) erro
 	if err := sc.Load(ctx, a.store); err != nil {
 		return err
 	}
+	snd, err := newSender(cfg, a.store, log)
+	if err != nil {
+		return err
+	}
+	snd.PollInterval = demoPoll
+	sndCtx, stopSender := context.WithCancel(ctx)
+	sndDone := make(chan error, 1)
+	go func() { sndDone <- snd.Run(sndCtx) }()
+	defer func() {
+		stopSender()
+		<-sndDone
+	}()
 
 	runCtx, stopRun := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- a.run(runCtx, log) }()
-	tick := time.NewTicker(20 * time.Millisecond)
+	tick := time.NewTicker(demoPoll)
 	defer tick.Stop()
 	for {
 		s := a.mailbox.Stats()
@@ -137,11 +158,49 @@ func demo(ctx context.Context, dir string, log *slog.Logger, out io.Writer) erro
 	if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
 		return err
 	}
+	outbox, err := drainOutbox(ctx, a.store)
+	if err != nil {
+		return err
+	}
 	rows, err := a.store.ListRequests(ctx, queue.ListOptions{All: true})
 	if err != nil {
 		return err
 	}
-	return printDemo(out, sc, rows)
+	if err := printDemo(out, sc, rows); err != nil {
+		return err
+	}
+	delivered := relay.count()
+	fmt.Fprintf(out, "\n%d notifications delivered to the senders (in-process SMTP server)\n", delivered)
+	if outbox.Failed > 0 || delivered != outbox.Sent {
+		return fmt.Errorf("%d notifications sent and %d failed in the outbox, %d received by the SMTP server",
+			outbox.Sent, outbox.Failed, delivered)
+	}
+	return nil
+}
+
+// demoPoll is how often the demo looks at its progress; the demo's
+// sender looks at the outbox as often.
+const demoPoll = 20 * time.Millisecond
+
+// drainOutbox waits until the sender has sent (or failed) every
+// notification, and returns the outbox's final counts.
+func drainOutbox(ctx context.Context, store *queue.Store) (queue.OutboxStats, error) {
+	tick := time.NewTicker(demoPoll)
+	defer tick.Stop()
+	for {
+		st, err := store.OutboxStats(ctx)
+		if err != nil {
+			return st, err
+		}
+		if st.Pending == 0 {
+			return st, nil
+		}
+		select {
+		case <-ctx.Done():
+			return st, fmt.Errorf("%d notifications still unsent: %w", st.Pending, ctx.Err())
+		case <-tick.C:
+		}
+	}
 }
 
 func printDemo(out io.Writer, sc *scenario.Scenario, rows []queue.RequestSummary) error {
@@ -212,6 +271,60 @@ func startMemIMAP() (string, func(), error) {
 	}
 	go srv.Serve(ln)
 	return ln.Addr().String(), func() { srv.Close() }, nil
+}
+
+// demoSMTP is go-smtp's server on a loopback port, standing for the
+// desk's relay: it takes every message and counts them.
+type demoSMTP struct {
+	addr string
+	srv  *smtp.Server
+	mu   sync.Mutex
+	n    int
+}
+
+// maxDemoMessage bounds one message the demo's relay reads: notifications
+// are a few kilobytes.
+const maxDemoMessage = 1 << 20
+
+func startDemoSMTP() (*demoSMTP, error) {
+	d := &demoSMTP{}
+	d.srv = smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return demoSession{d}, nil }))
+	d.srv.Domain = "localhost"
+	d.srv.MaxMessageBytes = maxDemoMessage
+	d.srv.ReadTimeout, d.srv.WriteTimeout = demoTimeout, demoTimeout
+	d.srv.ErrorLog = stdlog.New(io.Discard, "", 0)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	go d.srv.Serve(ln)
+	d.addr = ln.Addr().String()
+	return d, nil
+}
+
+func (d *demoSMTP) close() { d.srv.Close() }
+
+func (d *demoSMTP) count() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.n
+}
+
+type demoSession struct{ d *demoSMTP }
+
+func (demoSession) Mail(string, *smtp.MailOptions) error { return nil }
+func (demoSession) Rcpt(string, *smtp.RcptOptions) error { return nil }
+func (demoSession) Reset()                               {}
+func (demoSession) Logout() error                        { return nil }
+
+func (s demoSession) Data(r io.Reader) error {
+	if _, err := io.Copy(io.Discard, r); err != nil {
+		return err
+	}
+	s.d.mu.Lock()
+	s.d.n++
+	s.d.mu.Unlock()
+	return nil
 }
 
 type discardIMAPLog struct{}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/revokd/revokd/authorize"
 	"github.com/revokd/revokd/ingest"
+	"github.com/revokd/revokd/notify"
 	"github.com/revokd/revokd/queue"
 	"github.com/revokd/revokd/worker"
 )
@@ -210,7 +211,78 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	go srv.Serve(ln)
 	defer srv.Shutdown(context.WithoutCancel(ctx))
 	log.InfoContext(ctx, "revokd running", "http", "http://"+ln.Addr().String(), "imap", cfg.IMAP.Address, "mailbox", cfg.IMAP.Mailbox, "data_dir", cfg.DataDir)
-	return a.run(ctx, log)
+
+	snd, err := newSender(cfg, a.store, log)
+	if err != nil {
+		return err
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	sent := make(chan struct{})
+	if snd == nil {
+		close(sent)
+		log.WarnContext(ctx, "smtp.address is empty: acknowledgements and results stay in the outbox")
+	} else {
+		go func() {
+			defer close(sent)
+			if err := snd.Run(runCtx); err != nil && !errors.Is(err, context.Canceled) {
+				log.ErrorContext(ctx, "the notification sender stopped", "err", err)
+			}
+		}()
+	}
+	err = a.run(runCtx, log)
+	stop()
+	<-sent
+	return err
+}
+
+// newSender builds the outbox's sender from [smtp], checked; nil when no
+// relay is configured.
+func newSender(cfg *Config, store notify.Store, log *slog.Logger) (*notify.Sender, error) {
+	if cfg.SMTP.Address == "" {
+		return nil, nil
+	}
+	s := &notify.Sender{
+		Store:    store,
+		Address:  cfg.SMTP.Address,
+		Security: notify.Security(cfg.SMTP.Security),
+		Username: cfg.SMTP.Username,
+		From:     firstNonEmpty(cfg.SMTP.From, cfg.IMAP.Username),
+		Logger:   log,
+	}
+	if s.Username != "" {
+		var err error
+		if s.Password, err = smtpPassword(cfg); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.SMTP.CAFile != "" {
+		roots, err := loadRoots([]string{cfg.SMTP.CAFile})
+		if err != nil {
+			return nil, fmt.Errorf("smtp.ca_file: %w", err)
+		}
+		s.TLSConfig = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
+	}
+	if err := s.Validate(); err != nil {
+		return nil, fmt.Errorf("smtp: %w", err)
+	}
+	return s, nil
+}
+
+// smtpPassword finds the relay's secret: REVOKD_SMTP_PASSWORD, else
+// smtp.password_file.
+func smtpPassword(cfg *Config) (string, error) {
+	if p := os.Getenv("REVOKD_SMTP_PASSWORD"); p != "" {
+		return p, nil
+	}
+	if cfg.SMTP.PasswordFile == "" {
+		return "", errors.New("smtp.username is set without a password: set REVOKD_SMTP_PASSWORD or smtp.password_file")
+	}
+	b, err := os.ReadFile(cfg.SMTP.PasswordFile)
+	if err != nil {
+		return "", fmt.Errorf("smtp.password_file: %w", err)
+	}
+	return strings.TrimRight(string(b), "\r\n"), nil
 }
 
 func writeMetrics(w io.Writer, s ingest.Stats) {
