@@ -258,7 +258,7 @@ func (s *Sender) Run(ctx context.Context) error {
 			return ctx.Err()
 		}
 		if err != nil {
-			r.Logger.ErrorContext(ctx, "cannot read the outbox; trying again", "err", err)
+			r.Logger.ErrorContext(ctx, "the outbox could not be read or updated; trying again", "err", err)
 		}
 		if busy && err == nil {
 			continue
