@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/pem"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/revokd/revokd/internal/scenario"
 	"github.com/revokd/revokd/internal/testpki"
 	"github.com/revokd/revokd/internal/testsign"
 )
@@ -53,35 +53,16 @@ var scriptForm = map[string]string{
 // the current time; revocation evidence is embedded so --offline works.
 func writeFixtures(dir string) error {
 	now := time.Now()
-	pki, err := testpki.New(testpki.Options{Now: now, NoServer: true})
+	signer, err := scenario.NewOffline(now, testpki.ECDSAP256)
 	if err != nil {
 		return err
 	}
-	defer pki.Close()
-	h, err := pki.IssueHolder(testpki.HolderOptions{
-		KeyType: testpki.ECDSAP256, Surname: "Dupont", GivenName: "Hélène",
-		Email: "helene.dupont@example.fr", IdentitySerial: "1234567890",
-		Organization: "Société Exemple", SIREN: "732829320",
-	})
-	if err != nil {
-		return err
-	}
-	ocsp, err := pki.OCSPResponse(h.Cert)
-	if err != nil {
-		return err
-	}
-	crl, err := pki.CRL(pki.Root)
-	if err != nil {
-		return err
-	}
+	defer signer.PKI.Close()
 	form, err := testsign.Form(scriptForm, testsign.FormOptions{})
 	if err != nil {
 		return err
 	}
-	genuine, err := testsign.Sign(form, testsign.SignOptions{
-		Key: h.Key, Cert: h.Cert, Chain: h.Chain, SubFilter: "ETSI.CAdES.detached",
-		SigningTime: now, OCSPs: [][]byte{ocsp}, CRLs: [][]byte{crl},
-	})
+	genuine, err := signer.Sign(form, testsign.SubFilterCAdES, now)
 	if err != nil {
 		return err
 	}
@@ -90,7 +71,7 @@ func writeFixtures(dir string) error {
 		return err
 	}
 	files := map[string][]byte{
-		"root.pem":     pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: pki.Root.Cert.Raw}),
+		"root.pem":     signer.RootPEM,
 		"genuine.pdf":  genuine,
 		"forged.pdf":   forged,
 		"unsigned.pdf": form,

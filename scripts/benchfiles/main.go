@@ -4,7 +4,6 @@
 package main
 
 import (
-	"encoding/pem"
 	"flag"
 	"fmt"
 	"log"
@@ -12,6 +11,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/revokd/revokd/internal/scenario"
 	"github.com/revokd/revokd/internal/testpki"
 	"github.com/revokd/revokd/internal/testsign"
 )
@@ -26,29 +26,12 @@ func main() {
 
 func write(dir string) error {
 	now := time.Now()
-	pki, err := testpki.New(testpki.Options{Now: now, NoServer: true})
+	signer, err := scenario.NewOffline(now, testpki.RSA2048)
 	if err != nil {
 		return err
 	}
-	defer pki.Close()
-	h, err := pki.IssueHolder(testpki.HolderOptions{
-		KeyType: testpki.RSA2048, Surname: "Dupont", GivenName: "Hélène",
-		Email: "helene.dupont@example.fr", IdentitySerial: "1234567890",
-		Organization: "Société Exemple", SIREN: "732829320",
-	})
-	if err != nil {
-		return err
-	}
-	ocsp, err := pki.OCSPResponse(h.Cert)
-	if err != nil {
-		return err
-	}
-	crl, err := pki.CRL(pki.Root)
-	if err != nil {
-		return err
-	}
-	root := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: pki.Root.Cert.Raw})
-	if err := os.WriteFile(filepath.Join(dir, "root.pem"), root, 0o644); err != nil {
+	defer signer.PKI.Close()
+	if err := os.WriteFile(filepath.Join(dir, "root.pem"), signer.RootPEM, 0o644); err != nil {
 		return err
 	}
 	values := map[string]string{
@@ -63,10 +46,7 @@ func write(dir string) error {
 		if err != nil {
 			return err
 		}
-		signed, err := testsign.Sign(form, testsign.SignOptions{
-			Key: h.Key, Cert: h.Cert, Chain: h.Chain, SigningTime: now,
-			OCSPs: [][]byte{ocsp}, CRLs: [][]byte{crl},
-		})
+		signed, err := signer.Sign(form, testsign.SubFilterPKCS7, now)
 		if err != nil {
 			return fmt.Errorf("signing %s: %w", name, err)
 		}
