@@ -201,7 +201,12 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 		fmt.Fprintln(w, "ok")
 	})
 	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
-		writeMetrics(w, a.mailbox.Stats())
+		ob, err := a.store.OutboxStats(r.Context())
+		if err != nil {
+			http.Error(w, "the store cannot be read", http.StatusServiceUnavailable)
+			return
+		}
+		writeMetrics(w, a.mailbox.Stats(), ob)
 	})
 	srv := &http.Server{Addr: cfg.HTTP.Address, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	ln, err := net.Listen("tcp", cfg.HTTP.Address)
@@ -285,7 +290,7 @@ func smtpPassword(cfg *Config) (string, error) {
 	return strings.TrimRight(string(b), "\r\n"), nil
 }
 
-func writeMetrics(w io.Writer, s ingest.Stats) {
+func writeMetrics(w io.Writer, s ingest.Stats, ob queue.OutboxStats) {
 	for _, m := range []struct {
 		name, help string
 		v          uint64
@@ -300,6 +305,8 @@ func writeMetrics(w io.Writer, s ingest.Stats) {
 	} {
 		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s counter\n%s %d\n", m.name, m.help, m.name, m.name, m.v)
 	}
+	fmt.Fprint(w, "# HELP revokd_outbox_messages notifications in the outbox, by state\n# TYPE revokd_outbox_messages gauge\n")
+	fmt.Fprintf(w, "revokd_outbox_messages{state=\"pending\"} %d\nrevokd_outbox_messages{state=\"sent\"} %d\nrevokd_outbox_messages{state=\"failed\"} %d\n", ob.Pending, ob.Sent, ob.Failed)
 }
 
 func firstNonEmpty(s ...string) string {
