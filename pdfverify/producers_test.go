@@ -19,9 +19,9 @@ var pdfsigFixtureTime = time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // TestIndependentProducerPdfsig verifies the files poppler's pdfsig signed
 // (testdata/pdfsig). Their certificates name no CRL or OCSP service and no
-// revocation data is embedded, so the honest outcome is INDETERMINATE
-// (TRY_LATER) with every other check passed; with the intermediate's status
-// vouched for by a CRL folder it would pass.
+// revocation data is embedded: with the CRLs kept beside them as the CRL
+// folder they pass; without, the honest outcome is INDETERMINATE
+// (TRY_LATER) with every other check passed.
 func TestIndependentProducerPdfsig(t *testing.T) {
 	dir := filepath.Join("..", "testdata", "pdfsig")
 	rootPEM, err := os.ReadFile(filepath.Join(dir, "root.pem"))
@@ -45,6 +45,20 @@ func TestIndependentProducerPdfsig(t *testing.T) {
 	roots := x509.NewCertPool()
 	roots.AddCert(root)
 	for _, name := range []string{"signed-field.pdf", "signed-new-field.pdf"} {
+		t.Run("ok/"+name+"/with-crl-folder", func(t *testing.T) {
+			data, err := os.ReadFile(filepath.Join(dir, name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			rep := verify(t, data, &pdfverify.Options{Roots: roots, CurrentTime: pdfsigFixtureTime,
+				Revocation: pdfverify.NewRevocationSource(pdfverify.RevocationOptions{CRLDir: filepath.Join(dir, "crl")})})
+			if !rep.Accepted() {
+				t.Fatalf("Verify = %s/%s (%s), want TOTAL_PASSED", rep.Indication, rep.SubIndication, rep.Reason)
+			}
+			if s := rep.DecisiveSignature(); s.RevocationSource != "crl-dir" {
+				t.Errorf("RevocationSource = %q, want crl-dir", s.RevocationSource)
+			}
+		})
 		t.Run("indeterminate/"+name, func(t *testing.T) {
 			data, err := os.ReadFile(filepath.Join(dir, name))
 			if err != nil {

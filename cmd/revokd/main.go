@@ -17,7 +17,7 @@ const usage = `usage: revokd <command> [flags]
 commands:
   demo [--keep] [-v]  run the worker on sample mails (in-memory IMAP, temporary store)
   run --config F     the worker: IMAP -> verify -> decide -> queue
-  verify [--config F] [--trust PEM] [--policy OID]... [--json] FILE.pdf|FILE.eml
+  verify [--config F] [--trust PEM] [--policy OID]... [--crl-dir DIR] [--json] FILE.pdf|FILE.eml
                      verify a signed form, or every PDF of a mail
   queue list|show|next|done|failed|retry [--config F] ...
                      the requests, and the CA executor's queue

@@ -59,6 +59,7 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	verbose := fs.Bool("v", false, "list every check")
 	offline := fs.Bool("offline", false, "do not fetch CRLs or OCSP responses")
+	crlDir := fs.String("crl-dir", "", "`folder` of CRL files to consult (replaces trust.crl_dir)")
 	at := fs.String("time", "", "validation `time` (RFC 3339) when no timestamp proves one; default now")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
@@ -78,6 +79,9 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	if len(policies) > 0 {
 		cfg.Trust.Policies = policies
+	}
+	if *crlDir != "" {
+		cfg.Trust.CRLDir = *crlDir
 	}
 	opts, err := verifyOptions(cfg, !*offline)
 	if err != nil {

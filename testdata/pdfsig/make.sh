@@ -70,6 +70,8 @@ signed_at=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 poppler=$(pdfsig -v 2>&1 | head -n1)
 
 cp form.pdf signed-field.pdf signed-new-field.pdf root.pem intermediate.pem holder.pem "$here/"
+mkdir -p "$here/crl"
+cp crl/root.crl crl/intermediate.crl "$here/crl/"
 cat >"$here/README.txt" <<EOF
 Fixtures signed by poppler's pdfsig (an independent PAdES producer)
 ===================================================================
@@ -89,6 +91,9 @@ Files
                         embedded in the signatures
   holder.pem            the signer: Jeanne Dupont, jeanne.dupont@example.fr,
                         serial $serial, policy 1.2.250.1.96.1.7.2.4.1
+  crl/                  the root's and the intermediate's CRLs (DER), listing
+                        nothing, valid 2029-12-31 to 2030-02-01: they vouch
+                        for the chain at the validation time below
 
 How they were made
   internal/testsign/cmd/mkfixture wrote an RSA-2048 PKI whose validity starts
@@ -105,11 +110,12 @@ How they were made
 Verifying
   Use the fixed validation time 2030-01-01T00:00:00Z (any time after the
   signing and before 2049-12-31 works), root.pem as the only trust anchor,
-  and no network. The certificates name no revocation service, so the
-  revocation status is unknown unless a test supplies a CRL. pdfsig agrees
+  and no network. The certificates name no revocation service: give crl/
+  as the CRL folder (revokd verify --crl-dir testdata/pdfsig/crl), else
+  the revocation status is unknown. pdfsig agrees
   (digest and chain) with an NSS database that trusts root.pem:
     certutil -N -d sql:DIR --empty-password
     certutil -A -d sql:DIR -n root -t "CT,C,C" -a -i root.pem
     pdfsig -nssdir sql:DIR signed-field.pdf
 EOF
-echo "make.sh: wrote $(cd "$here" && ls *.pdf *.pem README.txt | tr '\n' ' ')"
+echo "make.sh: wrote $(cd "$here" && ls *.pdf *.pem crl/*.crl README.txt | tr '\n' ' ')"

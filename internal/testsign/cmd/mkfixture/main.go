@@ -37,6 +37,10 @@ import (
 // validity does not depend on when the script runs.
 var notBefore = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 
+// validationTime is the fixed time the fixtures are verified at (README);
+// the CRLs written beside them cover it.
+var validationTime = time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+
 // Validity periods, in years.
 const (
 	rootYears         = 30
@@ -134,6 +138,23 @@ func run(dir string) error {
 		{"holder.key", pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: key}), 0o600},
 		{"form.pdf", form, 0o644},
 	}
+	for _, ca := range []struct {
+		name string
+		c    *testpki.Cert
+	}{{"root.crl", root}, {"intermediate.crl", inter}} {
+		crl, err := emptyCRL(ca.c)
+		if err != nil {
+			return fmt.Errorf("making %s: %w", ca.name, err)
+		}
+		files = append(files, struct {
+			name string
+			data []byte
+			perm os.FileMode
+		}{filepath.Join("crl", ca.name), crl, 0o644})
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "crl"), 0o755); err != nil {
+		return err
+	}
 	for _, f := range files {
 		if err := os.WriteFile(filepath.Join(dir, f.name), f.data, f.perm); err != nil {
 			return err
@@ -207,4 +228,14 @@ func mustOID(ints ...uint64) x509.OID {
 		panic(err)
 	}
 	return oid
+}
+
+// emptyCRL is ca's CRL listing nothing, issued a day before the validation
+// time and valid for a month after it.
+func emptyCRL(ca *testpki.Cert) ([]byte, error) {
+	return x509.CreateRevocationList(rand.Reader, &x509.RevocationList{
+		Number:     big.NewInt(1),
+		ThisUpdate: validationTime.Add(-24 * time.Hour),
+		NextUpdate: validationTime.AddDate(0, 1, 0),
+	}, ca.Cert, ca.Key)
 }
