@@ -39,7 +39,7 @@ func (v *verification) dssEvidence() *dssContent {
 	if !ok {
 		return v.dss
 	}
-	v.collectRefs(root, v.dss.refs)
+	v.collectDSSRefs(root, v.dss.refs)
 	d, _ := v.resolve(root).(pdfread.Dict)
 	if d == nil {
 		return v.dss
@@ -76,32 +76,38 @@ func (v *verification) resolve(o pdfread.Object) pdfread.Object {
 	return r
 }
 
-// collectRefs adds every object number reachable from o to seen.
-func (v *verification) collectRefs(o pdfread.Object, seen map[int]bool) {
-	stack := []pdfread.Object{o}
-	for len(stack) > 0 && len(seen) < maxDSSObjects {
-		cur := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		switch x := cur.(type) {
-		case pdfread.Ref:
-			if seen[x.Num] {
-				continue
-			}
-			seen[x.Num] = true
-			if obj, err := v.file.Object(x); err == nil {
-				stack = append(stack, obj)
-			}
-		case pdfread.Array:
-			stack = append(stack, x...)
-		case pdfread.Dict:
-			for _, val := range x {
-				stack = append(stack, val)
-			}
-		case *pdfread.Stream:
-			for _, val := range x.Dict {
-				stack = append(stack, val)
-			}
+// collectDSSRefs adds to seen the object numbers of a document security
+// store, walked along its shape only (ETSI EN 319 142-1, 5.4.2): the DSS
+// and VRI dictionaries, their /Certs, /CRLs, /OCSPs (/Cert, /CRL, /OCSP)
+// arrays and the streams they list, and a VRI's /TS stream. Anything else
+// a DSS points at is not validation data.
+func (v *verification) collectDSSRefs(root pdfread.Object, seen map[int]bool) {
+	note := func(o pdfread.Object) pdfread.Object {
+		if r, ok := o.(pdfread.Ref); ok && len(seen) < maxDSSObjects {
+			seen[r.Num] = true
 		}
+		return v.resolve(o)
+	}
+	streams := func(o pdfread.Object) {
+		arr, _ := note(o).(pdfread.Array)
+		for _, item := range arr {
+			if len(seen) >= maxDSSObjects {
+				return
+			}
+			note(item)
+		}
+	}
+	dss, _ := note(root).(pdfread.Dict)
+	for _, k := range []pdfread.Name{"Certs", "CRLs", "OCSPs"} {
+		streams(dss[k])
+	}
+	vri, _ := note(dss["VRI"]).(pdfread.Dict)
+	for _, entry := range vri {
+		e, _ := note(entry).(pdfread.Dict)
+		for _, k := range []pdfread.Name{"Cert", "CRL", "OCSP"} {
+			streams(e[k])
+		}
+		note(e["TS"])
 	}
 }
 
@@ -140,6 +146,11 @@ func (v *verification) checkCoverage(last *signedView) {
 	}
 	signedSize, _ := last.file.Trailer()["Size"].(int64)
 	lc := &laterChanges{last: last, catRef: signedCatRef, signedSize: signedSize, dss: v.dssEvidence()}
+	var err error
+	if lc.signedRefs, err = danglingRefs(last.file, signedSize); err != nil {
+		v.docFail("coverage", FormatFailure, "the signed revision cannot be read whole: "+err.Error())
+		return
+	}
 	if !v.documentTimestamps(last.end, lc) {
 		return
 	}
@@ -147,10 +158,13 @@ func (v *verification) checkCoverage(last *signedView) {
 		sec := later[i]
 		for _, num := range slices.Sorted(maps.Keys(sec.Entries)) {
 			e := sec.Entries[num]
-			if sec.Stream && num == sec.XRefStreamNum {
+			// A cross-reference stream is an object of its own revision;
+			// under a number the signed revision used, it would replace
+			// that object.
+			if sec.Stream && num == sec.XRefStreamNum && int64(num) >= lc.signedSize && !lc.signedRefs[num] {
 				continue
 			}
-			if problem := v.laterChange(lc, num, e); problem != "" {
+			if problem := v.laterChange(lc, sec, num, e); problem != "" {
 				v.docFail("coverage", ModifiedAfterSigning, fmt.Sprintf("the revision appended at byte %d %s after signing", sec.Offset, problem))
 				return
 			}
@@ -166,10 +180,13 @@ type laterChanges struct {
 	signedSize int64
 	dss        *dssContent
 	// tsObjects are the objects document timestamps add (field, widget,
-	// signature dictionary); tsFields may be appended to /Fields and
-	// /Annots arrays.
-	tsObjects map[int]bool
+	// signature dictionary), each with the end of the bytes its timestamp
+	// covers: they may not be redefined after it. tsFields may be appended
+	// to /Fields and /Annots arrays.
+	tsObjects map[int]int64
 	tsFields  map[pdfread.Ref]bool
+	// signedRefs are the object numbers the signed revision refers to.
+	signedRefs map[int]bool
 }
 
 // documentTimestamps verifies every document timestamp (ETSI.RFC3161)
@@ -177,7 +194,7 @@ type laterChanges struct {
 // document timestamp proves when the bytes it covers existed; it vouches
 // for no content, so what it covers must itself be allowed.
 func (v *verification) documentTimestamps(after int64, lc *laterChanges) bool {
-	lc.tsObjects, lc.tsFields = map[int]bool{}, map[pdfread.Ref]bool{}
+	lc.tsObjects, lc.tsFields = map[int]int64{}, map[pdfread.Ref]bool{}
 	for _, fl := range v.fields {
 		if fl.Type != "Sig" {
 			continue
@@ -217,9 +234,12 @@ func (v *verification) documentTimestamps(after int64, lc *laterChanges) bool {
 		if why, ok := v.trustTimestamp(ts, nil); !ok {
 			return fail(why)
 		}
+		if why := invisibleWidget(fl.Dict, ref, lc.signedSize); why != "" {
+			return fail(why)
+		}
 		v.docPass("document-timestamp", fmt.Sprintf("document timestamp %q of %s covers the first %d bytes", fl.Name, ts.GenTime.UTC().Format(time.RFC3339), view.end))
-		lc.tsObjects[ref.Num] = true
-		lc.tsObjects[fl.Ref.Num] = true
+		lc.tsObjects[ref.Num] = view.end
+		lc.tsObjects[fl.Ref.Num] = view.end
 		lc.tsFields[fl.Ref] = true
 	}
 	return true
@@ -239,7 +259,7 @@ func sameSections(a, b []pdfread.Section) bool {
 
 // laterChange says what is wrong with one object written after signing,
 // or "" when the change is a DSS update or a document timestamp.
-func (v *verification) laterChange(lc *laterChanges, num int, e pdfread.Entry) string {
+func (v *verification) laterChange(lc *laterChanges, sec pdfread.Section, num int, e pdfread.Entry) string {
 	if e.Free {
 		return fmt.Sprintf("deletes object %d", num)
 	}
@@ -268,7 +288,16 @@ func (v *verification) laterChange(lc *laterChanges, num int, e pdfread.Entry) s
 		}
 		return fmt.Sprintf("changes object %d, which the signed revision defines or reserves", num)
 	}
-	if lc.tsObjects[num] || lc.dss.refs[num] {
+	if lc.signedRefs[num] {
+		return fmt.Sprintf("defines object %d, which the signed revision refers to without defining", num)
+	}
+	if end, ok := lc.tsObjects[num]; ok {
+		if sec.Offset >= end {
+			return fmt.Sprintf("redefines object %d of a document timestamp after that timestamp", num)
+		}
+		return ""
+	}
+	if lc.dss.refs[num] {
 		return ""
 	}
 	return fmt.Sprintf("adds object %d, which is neither validation data (DSS) nor a document timestamp", num)
@@ -443,6 +472,107 @@ func textValue(f *pdfread.File, o pdfread.Object) string {
 		if b, err := f.Decode(x); err == nil {
 			return pdfread.TextString(pdfread.String(b))
 		}
+	}
+	return ""
+}
+
+// danglingRefs returns the object numbers at or above size that objects of
+// f refer to: references the signed revision leaves undefined (null) and
+// that a later revision must not fill in.
+func danglingRefs(f *pdfread.File, size int64) (map[int]bool, error) {
+	out := map[int]bool{}
+	defined := map[pdfread.Ref]bool{}
+	for _, sec := range f.Sections() {
+		for num, e := range sec.Entries {
+			if !e.Free {
+				defined[pdfread.Ref{Num: num, Gen: e.Gen}] = true
+			}
+		}
+	}
+	var walk func(o pdfread.Object, depth int)
+	walk = func(o pdfread.Object, depth int) {
+		if depth > maxWalkDepth {
+			return
+		}
+		switch x := o.(type) {
+		case pdfread.Ref:
+			if int64(x.Num) >= size {
+				out[x.Num] = true
+			}
+		case pdfread.Array:
+			for _, item := range x {
+				walk(item, depth+1)
+			}
+		case pdfread.Dict:
+			for _, val := range x {
+				walk(val, depth+1)
+			}
+		case *pdfread.Stream:
+			walk(x.Dict, depth+1)
+		}
+	}
+	walk(f.Trailer(), 0)
+	for r := range defined {
+		o, err := f.Object(r)
+		if err != nil {
+			return nil, err
+		}
+		walk(o, 0)
+	}
+	return out, nil
+}
+
+// maxWalkDepth bounds the walk of one object; the reader already refuses
+// nesting deeper than its own limit.
+const maxWalkDepth = 128
+
+// invisibleWidget says why a document timestamp's field cannot be
+// accepted, or "": its widget must draw nothing (a zero-area /Rect, or the
+// Hidden or NoView flag), and it may refer to no object the signed
+// revision lacks but its signature dictionary.
+func invisibleWidget(field pdfread.Dict, sig pdfread.Ref, signedSize int64) string {
+	const hidden, noView = 1 << 1, 1 << 5
+	flags, _ := field["F"].(int64)
+	zeroArea := false
+	if r, ok := field["Rect"].(pdfread.Array); ok && len(r) == 4 {
+		n := func(o pdfread.Object) float64 {
+			switch x := o.(type) {
+			case int64:
+				return float64(x)
+			case float64:
+				return x
+			}
+			return 1e9
+		}
+		zeroArea = n(r[0]) == n(r[2]) || n(r[1]) == n(r[3])
+	}
+	if !zeroArea && flags&(hidden|noView) == 0 {
+		return "its widget is visible on the page"
+	}
+	bad := 0
+	var walk func(o pdfread.Object, depth int)
+	walk = func(o pdfread.Object, depth int) {
+		if depth > maxWalkDepth {
+			return
+		}
+		switch x := o.(type) {
+		case pdfread.Ref:
+			if x != sig && int64(x.Num) >= signedSize {
+				bad = x.Num
+			}
+		case pdfread.Array:
+			for _, item := range x {
+				walk(item, depth+1)
+			}
+		case pdfread.Dict:
+			for _, val := range x {
+				walk(val, depth+1)
+			}
+		}
+	}
+	walk(field, 0)
+	if bad != 0 {
+		return fmt.Sprintf("its field refers to object %d, which it adds beside its signature", bad)
 	}
 	return ""
 }
