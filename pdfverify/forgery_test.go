@@ -103,7 +103,7 @@ type bytesWriter []byte
 func (b *bytesWriter) Write(p []byte) (int, error) { *b = append(*b, p...); return len(p), nil }
 
 // pdfSyntax writes o in PDF syntax, enough for the dictionaries these tests
-// tests rewrite (no streams).
+// rewrite (no streams).
 func pdfSyntax(b *bytes.Buffer, o pdfread.Object) {
 	switch x := o.(type) {
 	case nil:
