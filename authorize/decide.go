@@ -326,7 +326,13 @@ func Decide(ctx context.Context, report *pdfverify.Report, reg Registry, o Optio
 		d.Role = RoleLegalRepresentative
 	}
 
-	mismatched := formMismatches(f, form, target, rep)
+	// The representative's fields are checked only when the signer acts as
+	// one: a holder who is also a representative signs as holder.
+	var actingRep *Representative
+	if d.Role == RoleLegalRepresentative {
+		actingRep = rep
+	}
+	mismatched := formMismatches(f, form, target, actingRep)
 	if len(mismatched) > 0 {
 		return d.reject(CodeFormMismatch, mismatched,
 			fmt.Sprintf("Les informations du formulaire ne correspondent pas à celles du certificat à révoquer : %s.", frenchFieldList(f, mismatched, "à vérifier", "à vérifier")),

@@ -129,11 +129,19 @@ func (r Representative) Key() string {
 }
 
 // NormalizeEmail returns the form of an e-mail address that revokd compares:
-// trimmed and in lower case. QUIRK: RFC 5321 lets the local part be case
-// sensitive, but no mail system the CA's holders use makes that distinction,
-// and people type their address in any case.
+// trimmed, with ASCII letters in lower case. QUIRK: RFC 5321 lets the local
+// part be case sensitive, but no mail system the CA's holders use makes that
+// distinction, and people type their address in any case. Only ASCII is
+// folded: Unicode case rules map other characters onto ASCII letters (the
+// Kelvin sign U+212A onto "k"), which would make two mailboxes one.
 func NormalizeEmail(s string) string {
-	return strings.ToLower(strings.TrimSpace(s))
+	b := []byte(strings.TrimSpace(s))
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
 }
 
 // MergeCertificate returns what the registry holds after registering next

@@ -5,8 +5,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/revokd/revokd/authorize"
 	"github.com/revokd/revokd/queue"
-	"github.com/revokd/revokd/revocation"
 )
 
 // The texts below are the desk's first answers, French then English. The
@@ -33,21 +33,49 @@ func acknowledgement(to, subject string, received time.Time) queue.OutboxMessage
 	}
 }
 
-func result(to, subject string, reqs []queue.RequestOutcome) queue.OutboxMessage {
+// answer is what the sender is told of one PDF: never the operator's
+// detail, which names registry facts (SIRENs looked up, other serials).
+type answer struct {
+	name   string
+	fr, en string
+}
+
+func notVerifiedAnswer(name, code string) answer {
+	return answer{
+		name: name,
+		fr:   fmt.Sprintf("la signature du formulaire n'a pas pu être validée (%s).", code),
+		en:   fmt.Sprintf("the form's signature could not be validated (%s).", code),
+	}
+}
+
+func decisionAnswer(name, serial string, d authorize.Decision) answer {
+	switch {
+	case d.Accepted && d.AlreadyRevoked:
+		return answer{name: name,
+			fr: fmt.Sprintf("le certificat %s est déjà révoqué ; il n'y a rien d'autre à faire.", serial),
+			en: fmt.Sprintf("certificate %s is already revoked; nothing more is needed.", serial)}
+	case d.Accepted:
+		return answer{name: name,
+			fr: fmt.Sprintf("demande acceptée ; la révocation du certificat %s est programmée.", serial),
+			en: fmt.Sprintf("request accepted; certificate %s will be revoked.", serial)}
+	}
+	fr := d.Message
+	if fr == "" {
+		fr = "la demande ne peut pas être acceptée."
+	}
+	return answer{name: name, fr: fmt.Sprintf("%s (%s)", strings.TrimSuffix(fr, "."), d.Code),
+		en: fmt.Sprintf("the request cannot be accepted (%s).", d.Code)}
+}
+
+func result(to, subject string, answers []answer) queue.OutboxMessage {
 	var fr, en strings.Builder
-	for _, r := range reqs {
-		name := r.AttachmentName
+	for _, a := range answers {
+		name := a.name
 		if name == "" {
 			name = "PDF"
 		}
-		switch {
-		case r.State == revocation.StateAccepted:
-			fmt.Fprintf(&fr, "- %s : demande acceptée ; la révocation du certificat %s est programmée.\n", name, r.Serial)
-			fmt.Fprintf(&en, "- %s: request accepted; certificate %s will be revoked.\n", name, r.Serial)
-		default:
-			fmt.Fprintf(&fr, "- %s : demande refusée (%s).\n", name, r.ReasonCode)
-			fmt.Fprintf(&en, "- %s: request refused (%s): %s\n", name, r.ReasonCode, r.Reason)
-		}
+		fmt.Fprintf(&fr, "- %s : %s\n", name, a.fr)
+		fmt.Fprintf(&en, "- %s: %s\n", name, a.en)
 	}
 	return queue.OutboxMessage{
 		Kind: "result", To: to, Subject: replySubject(subject),

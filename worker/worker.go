@@ -15,11 +15,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/big"
+	"mime"
 	"net/mail"
 	"strings"
 	"time"
+
+	"github.com/emersion/go-message/charset"
 
 	"github.com/revokd/revokd/authorize"
 	"github.com/revokd/revokd/ingest"
@@ -27,6 +31,22 @@ import (
 	"github.com/revokd/revokd/queue"
 	"github.com/revokd/revokd/revocation"
 )
+
+// maxHeaderBytes bounds the top-level header the worker reads before the
+// MIME walk: the same bound the walk applies, so a huge header costs
+// nothing twice.
+const maxHeaderBytes = 256 << 10
+
+// maxPDFsPerMail bounds the distinct PDFs verified in one mail: a request
+// carries one form; ten leaves room for a resent or corrected one while one
+// mail cannot hold the mailbox for long (each verification has its own
+// time budget). The mail itself is archived whole.
+const maxPDFsPerMail = 10
+
+// maxReceivedLag is how far in the past a mail's INTERNALDATE may lie and
+// still be the validation time. An APPEND can set any date; an older one is
+// replaced by the time the mail is handled, which is stricter.
+const maxReceivedLag = 7 * 24 * time.Hour
 
 // Store is what the worker needs of the durable store; *queue.Store
 // implements it. Every error it returns is taken as retryable.
@@ -106,9 +126,10 @@ func (w *Worker) Handle(ctx context.Context, m *ingest.Mail) (ingest.Disposition
 		return disposition(d), nil
 	}
 
+	now := w.cfg.Now()
 	received := m.InternalDate
-	if received.IsZero() {
-		received = w.cfg.Now()
+	if received.IsZero() || received.Before(now.Add(-maxReceivedLag)) || received.After(now) {
+		received = now
 	}
 	header := readHeader(m.Raw)
 	in := queue.IncomingMail{
@@ -148,27 +169,31 @@ func disposition(d queue.Disposition) ingest.Disposition {
 
 // mailHeader is what the worker reads of the top-level header itself.
 type mailHeader struct {
-	messageID, from, replyTo, subject string
-	autoSubmitted, contentType        string
-	precedence                        string
+	messageID, from, subject   string
+	autoSubmitted, contentType string
+	precedence                 string
 }
+
+// addressParser decodes RFC 2047 display names in any charset the MIME
+// walk knows (windows-1252 and ISO-8859-15 are common from French mailers).
+var addressParser = &mail.AddressParser{WordDecoder: &mime.WordDecoder{CharsetReader: charset.Reader}}
 
 func readHeader(raw []byte) mailHeader {
 	var h mailHeader
 	if raw == nil {
 		return h
 	}
-	msg, err := mail.ReadMessage(bytes.NewReader(raw))
+	msg, err := mail.ReadMessage(io.LimitReader(bytes.NewReader(raw), maxHeaderBytes))
 	if err != nil {
 		return h
 	}
 	h.messageID = strings.TrimSpace(msg.Header.Get("Message-Id"))
 	h.subject = msg.Header.Get("Subject")
-	if a, err := mail.ParseAddress(msg.Header.Get("From")); err == nil {
-		h.from = a.Address
+	if d, err := addressParser.WordDecoder.DecodeHeader(h.subject); err == nil {
+		h.subject = d
 	}
-	if as, err := mail.ParseAddressList(msg.Header.Get("Reply-To")); err == nil && len(as) > 0 {
-		h.replyTo = as[0].Address
+	if a, err := addressParser.Parse(msg.Header.Get("From")); err == nil {
+		h.from = a.Address
 	}
 	h.autoSubmitted = strings.ToLower(strings.TrimSpace(msg.Header.Get("Auto-Submitted")))
 	h.contentType = strings.ToLower(msg.Header.Get("Content-Type"))
@@ -195,16 +220,19 @@ func (w *Worker) automatic(h mailHeader) string {
 	return ""
 }
 
-// decide builds the outcome of one archived mail.
+// decide builds the outcome of one archived mail. Every PDF is verified
+// and decided on, whoever sent the mail; what the headers say about its
+// sender only decides whether it is answered.
 func (w *Worker) decide(ctx context.Context, m *ingest.Mail, h mailHeader, received time.Time) (queue.Outcome, error) {
-	to := h.replyTo
-	if to == "" {
-		to = h.from
+	// QUIRK: answers go to From, never to Reply-To: a reply carries the
+	// outcome of a request, and Reply-To lets anyone direct it elsewhere.
+	to := h.from
+	if w.automatic(h) != "" {
+		to = ""
 	}
-	auto := w.automatic(h)
 	notRequest := func(d queue.Disposition, why string) queue.Outcome {
 		o := queue.Outcome{Disposition: d, NotARequest: why}
-		if auto == "" && to != "" {
+		if to != "" {
 			o.Outbox = append(o.Outbox, notARequestReply(to, h.subject, why))
 		}
 		return o
@@ -212,20 +240,26 @@ func (w *Worker) decide(ctx context.Context, m *ingest.Mail, h mailHeader, recei
 	if m.OverCap {
 		return notRequest(queue.DispositionRejected, fmt.Sprintf("over the size cap (%d bytes)", m.Size)), nil
 	}
-	if auto != "" {
-		return queue.Outcome{Disposition: queue.DispositionProcessed, NotARequest: auto}, nil
-	}
 	msg, err := ingest.ParseMessage(bytes.NewReader(m.Raw), w.cfg.Limits)
 	if err != nil {
 		return notRequest(queue.DispositionRejected, "unreadable mail: "+err.Error()), nil
 	}
-	if len(msg.Attachments) == 0 {
+	pdfs := distinctPDFs(msg.Attachments)
+	if len(pdfs) == 0 {
+		if auto := w.automatic(h); auto != "" {
+			return queue.Outcome{Disposition: queue.DispositionProcessed, NotARequest: auto}, nil
+		}
 		return notRequest(queue.DispositionProcessed, "no PDF attached"), nil
+	}
+	if len(pdfs) > maxPDFsPerMail {
+		w.log.WarnContext(ctx, "mail carries too many PDFs; only the first are examined", "uid", m.UID, "pdfs", len(pdfs), "examined", maxPDFsPerMail)
+		pdfs = pdfs[:maxPDFsPerMail]
 	}
 
 	out := queue.Outcome{Disposition: queue.DispositionRejected}
-	for _, a := range msg.Attachments {
-		r, err := w.request(ctx, a, received)
+	var answers []answer
+	for _, a := range pdfs {
+		r, ans, err := w.request(ctx, a, received)
 		if err != nil {
 			return queue.Outcome{}, err
 		}
@@ -233,16 +267,33 @@ func (w *Worker) decide(ctx context.Context, m *ingest.Mail, h mailHeader, recei
 			out.Disposition = queue.DispositionProcessed
 		}
 		out.Requests = append(out.Requests, r)
+		answers = append(answers, ans)
 	}
 	if to != "" {
-		out.Outbox = append(out.Outbox, acknowledgement(to, h.subject, received), result(to, h.subject, out.Requests))
+		out.Outbox = append(out.Outbox, acknowledgement(to, h.subject, received), result(to, h.subject, answers))
 	}
 	return out, nil
 }
 
+// distinctPDFs drops the attachments whose bytes an earlier one already
+// carried: the same form twice in one mail is one request.
+func distinctPDFs(as []ingest.Attachment) []ingest.Attachment {
+	seen := map[[sha256.Size]byte]bool{}
+	var out []ingest.Attachment
+	for _, a := range as {
+		sum := sha256.Sum256(a.Data)
+		if a.Err == nil && seen[sum] {
+			continue
+		}
+		seen[sum] = true
+		out = append(out, a)
+	}
+	return out
+}
+
 // request verifies one attachment and decides on it. Its error is
 // retryable (the registry could not be read).
-func (w *Worker) request(ctx context.Context, a ingest.Attachment, received time.Time) (queue.RequestOutcome, error) {
+func (w *Worker) request(ctx context.Context, a ingest.Attachment, received time.Time) (queue.RequestOutcome, answer, error) {
 	r := queue.RequestOutcome{AttachmentName: a.FileName, PDF: a.Data}
 	sum := sha256.Sum256(a.Data)
 	r.PDFSHA256 = hex.EncodeToString(sum[:])
@@ -254,7 +305,7 @@ func (w *Worker) request(ctx context.Context, a ingest.Attachment, received time
 		opts.CurrentTime = received
 		var err error
 		if rep, err = pdfverify.Verify(ctx, a.Data, &opts); err != nil {
-			return r, fmt.Errorf("verifying %q: %w", a.FileName, err)
+			return r, answer{}, fmt.Errorf("verifying %q: %w", a.FileName, err)
 		}
 	}
 	r.ReportJSON, _ = json.Marshal(rep)
@@ -271,11 +322,11 @@ func (w *Worker) request(ctx context.Context, a ingest.Attachment, received time
 		r.ReasonCode = strings.ToLower(string(rep.SubIndication))
 		r.Reason = rep.Reason
 		r.Serial = formSerial(rep, w.cfg.Authorize.Fields)
-		return r, nil
+		return r, notVerifiedAnswer(a.FileName, r.ReasonCode), nil
 	}
 	d, err := authorize.Decide(ctx, rep, w.cfg.Registry, w.cfg.Authorize)
 	if err != nil {
-		return r, fmt.Errorf("deciding on %q: %w", a.FileName, err)
+		return r, answer{}, fmt.Errorf("deciding on %q: %w", a.FileName, err)
 	}
 	r.DecisionJSON, _ = json.Marshal(d)
 	r.Role = d.Role
@@ -292,11 +343,11 @@ func (w *Worker) request(ctx context.Context, a ingest.Attachment, received time
 		if d.AlreadyRevoked {
 			r.Reason = "already revoked: " + d.Detail
 		}
-		return r, nil
+		return r, decisionAnswer(a.FileName, r.Serial, d), nil
 	}
 	r.State = revocation.StateRejected
 	r.ReasonCode = d.Code
-	return r, nil
+	return r, decisionAnswer(a.FileName, r.Serial, d), nil
 }
 
 // formSerial reads the serial the form names, for the operator's list,

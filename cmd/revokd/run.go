@@ -75,8 +75,11 @@ func newApp(ctx context.Context, cfg *Config, log *slog.Logger, tokenSource func
 		Registry:  store,
 		Authorize: authorize.Options{Fields: authorize.FormFieldsFromMap(cfg.Form.Fields), Issuers: issuers},
 		Verify:    opts,
-		Address:   firstNonEmpty(cfg.SMTP.From, cfg.IMAP.Username),
-		Logger:    log,
+		// The MIME walk takes whatever the mailbox lets through, and a PDF
+		// as large as the verifier takes.
+		Limits:  ingest.Limits{MaxMessageBytes: cfg.IMAP.MaxMessageBytes, MaxAttachmentBytes: cfg.Verify.MaxFileBytes},
+		Address: firstNonEmpty(cfg.SMTP.From, cfg.IMAP.Username),
+		Logger:  log,
 	})
 	if err != nil {
 		store.Close()
