@@ -296,11 +296,20 @@ func (s *Store) CompleteJob(ctx context.Context, id int64, actor string) (alread
 }
 
 // FailJob records that the executor could not revoke the job's
-// certificate. The job is handed out again after a delay that doubles with
+// certificate on the given attempt (the job's Attempts when it was
+// claimed). The job is handed out again after a delay that doubles with
 // each attempt (Options.RetryDelay up to Options.MaxRetryDelay), or marked
 // failed once it has had Options.MaxAttempts attempts. Only a running job
-// can fail. It returns the job as it now stands.
-func (s *Store) FailJob(ctx context.Context, id int64, message, actor string) (Job, error) {
+// can fail, and only on the attempt it is running: an executor whose lease
+// expired may report after the job was handed to another, and its failure
+// must not cut the other's attempt short, so a report on another attempt
+// is refused with ErrJobState. Attempt 0 skips that check, for executors
+// that do not say which attempt they report on. It returns the job as it
+// now stands.
+func (s *Store) FailJob(ctx context.Context, id int64, attempt int, message, actor string) (Job, error) {
+	if attempt < 0 {
+		return Job{}, fmt.Errorf("failing job %d: attempt %d is negative", id, attempt)
+	}
 	if len(message) > maxErrorText {
 		message = strings.ToValidUTF8(message[:maxErrorText], "")
 	}
@@ -313,7 +322,16 @@ func (s *Store) FailJob(ctx context.Context, id int64, message, actor string) (J
 		if err != nil {
 			return err
 		}
-		if j.State != JobRunning {
+		switch {
+		case attempt != 0 && attempt < j.Attempts:
+			return fmt.Errorf("job %d was handed out again (attempt %d); this report is for attempt %d: %w",
+				id, j.Attempts, attempt, ErrJobState)
+		case attempt > j.Attempts:
+			// A retried job starts counting again: this report may be
+			// older than the retry, and is not about anything running.
+			return fmt.Errorf("job %d has had %d attempts; this report is for attempt %d: %w",
+				id, j.Attempts, attempt, ErrJobState)
+		case j.State != JobRunning:
 			return fmt.Errorf("job %d is %s, not running: %w", id, j.State, ErrJobState)
 		}
 		now := s.now()

@@ -109,7 +109,7 @@ func TestFailJobBacksOff(t *testing.T) {
 		if j == nil || j.Attempts != attempt+1 {
 			t.Fatalf("attempt %d: ClaimJob = %+v, want the job", attempt+1, j)
 		}
-		got, err := s.FailJob(ctx, j.ID, fmt.Sprintf("CA down (%d)", attempt+1), ActorExecutor)
+		got, err := s.FailJob(ctx, j.ID, j.Attempts, fmt.Sprintf("CA down (%d)", attempt+1), ActorExecutor)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -126,7 +126,7 @@ func TestFailJobBacksOff(t *testing.T) {
 	if j == nil || j.Attempts != 5 {
 		t.Fatalf("fifth ClaimJob = %+v, want the job", j)
 	}
-	got, err := s.FailJob(ctx, j.ID, "CA down (5)", ActorExecutor)
+	got, err := s.FailJob(ctx, j.ID, j.Attempts, "CA down (5)", ActorExecutor)
 	if err != nil || got.State != JobFailed {
 		t.Fatalf("fifth FailJob = %+v, %v, want failed", got, err)
 	}
@@ -141,7 +141,7 @@ func TestFailJobBacksOff(t *testing.T) {
 	}
 
 	// Only a running job can fail; only a failed job can be retried.
-	if _, err := s.FailJob(ctx, j.ID, "again", ActorExecutor); !errors.Is(err, ErrJobState) || !strings.Contains(err.Error(), "is failed, not running") {
+	if _, err := s.FailJob(ctx, j.ID, 0, "again", ActorExecutor); !errors.Is(err, ErrJobState) || !strings.Contains(err.Error(), "is failed, not running") {
 		t.Errorf("FailJob of a failed job = %v, want ErrJobState", err)
 	}
 	if err := s.RetryJob(ctx, j.ID, "operator:alice"); err != nil {
@@ -150,13 +150,13 @@ func TestFailJobBacksOff(t *testing.T) {
 	if err := s.RetryJob(ctx, j.ID, "operator:alice"); !errors.Is(err, ErrJobState) || !strings.Contains(err.Error(), "is pending, not failed") {
 		t.Errorf("RetryJob of a pending job = %v, want ErrJobState", err)
 	}
-	if _, err := s.FailJob(ctx, j.ID, "x", ActorExecutor); !errors.Is(err, ErrJobState) {
+	if _, err := s.FailJob(ctx, j.ID, 0, "x", ActorExecutor); !errors.Is(err, ErrJobState) {
 		t.Errorf("FailJob of a pending job = %v, want ErrJobState", err)
 	}
 	if j := claim(t, s, time.Minute); j == nil || j.Attempts != 1 {
 		t.Errorf("ClaimJob after RetryJob = %+v, want the job at attempt 1", j)
 	}
-	if _, err := s.FailJob(ctx, 99, "x", ActorExecutor); !errors.Is(err, ErrNotFound) {
+	if _, err := s.FailJob(ctx, 99, 0, "x", ActorExecutor); !errors.Is(err, ErrNotFound) {
 		t.Errorf("FailJob(99) = %v, want ErrNotFound", err)
 	}
 	if err := s.RetryJob(ctx, 99, "x"); !errors.Is(err, ErrNotFound) {

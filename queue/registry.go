@@ -89,8 +89,50 @@ func certificateArgs(c authorize.Certificate) []any {
 		c.Revoked, revokedAt, c.SHA256, c.DER}
 }
 
+// ActorRegistry is the actor of the audit rows of registry changes. The
+// importers do not say who runs them (authorize.RegistryWriter has no
+// actor), so the rows name what changed, not who.
+const ActorRegistry = "registry"
+
+// certificateSubject is the audit subject of a registered certificate:
+// its serial (hex, so without a colon) then its issuer's DN.
+func certificateSubject(c authorize.Certificate) string {
+	return "certificate:" + authorize.FormatSerial(c.Serial) + ":" + c.IssuerDN
+}
+
+// certificateAuditFields are c's fields as the audit log shows them: the
+// DER by its length only, since the fingerprint already names it.
+func certificateAuditFields(c authorize.Certificate) map[string]any {
+	var revokedAt any
+	if c.Revoked && !c.RevokedAt.IsZero() {
+		revokedAt = formatTime(c.RevokedAt)
+	}
+	return map[string]any{
+		"issuerDN": c.IssuerDN, "serial": authorize.FormatSerial(c.Serial), "subjectDN": c.SubjectDN,
+		"email": c.Email, "surname": c.Surname, "givenName": c.GivenName, "commonName": c.CommonName,
+		"identitySerial": c.IdentitySerial, "organization": c.Organization, "siren": c.SIREN,
+		"notBefore": formatTime(c.NotBefore), "notAfter": formatTime(c.NotAfter),
+		"revoked": c.Revoked, "revokedAt": revokedAt, "sha256": c.SHA256, "derLength": len(c.DER),
+	}
+}
+
+// fieldChanges returns, for each field whose value differs between old
+// and next, {"old": ..., "new": ...}.
+func fieldChanges(old, next map[string]any) map[string]any {
+	out := map[string]any{}
+	for k, v := range next {
+		if old[k] != v {
+			out[k] = map[string]any{"old": old[k], "new": v}
+		}
+	}
+	return out
+}
+
 // UpsertCertificate implements authorize.RegistryWriter, with the merge
-// rules of authorize.MergeCertificate.
+// rules of authorize.MergeCertificate. A certificate added or changed
+// leaves an audit row (actor ActorRegistry, action certificate.added or
+// certificate.changed with the old and new values of what changed) in the
+// same transaction: the registry says who may revoke what.
 func (s *Store) UpsertCertificate(ctx context.Context, c authorize.Certificate) (authorize.Change, error) {
 	if c.Serial == nil || c.Serial.Sign() <= 0 {
 		return authorize.Unchanged, errors.New("registering a certificate: no valid serial")
@@ -100,43 +142,48 @@ func (s *Store) UpsertCertificate(ctx context.Context, c authorize.Certificate) 
 	if !c.Revoked {
 		c.RevokedAt = time.Time{}
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return authorize.Unchanged, fmt.Errorf("registering a certificate: %w", err)
-	}
-	defer tx.Rollback()
-	now := formatTime(time.Now())
-	old, err := scanCertificate(tx.QueryRowContext(ctx,
-		`SELECT `+certificateColumns+` FROM certificates WHERE issuer_dn = ? AND serial = ?`,
-		c.IssuerDN, authorize.FormatSerial(c.Serial)))
+	serial := authorize.FormatSerial(c.Serial)
 	var change authorize.Change
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		args := append(certificateArgs(c), now, now)
-		if _, err := tx.ExecContext(ctx, `INSERT INTO certificates (`+certificateColumns+`, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...); err != nil {
-			return authorize.Unchanged, fmt.Errorf("registering serial %s: %w", authorize.FormatSerial(c.Serial), err)
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		at := s.now()
+		now := formatTime(at)
+		old, err := scanCertificate(tx.QueryRowContext(ctx,
+			`SELECT `+certificateColumns+` FROM certificates WHERE issuer_dn = ? AND serial = ?`, c.IssuerDN, serial))
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			args := append(certificateArgs(c), now, now)
+			if _, err := tx.ExecContext(ctx, `INSERT INTO certificates (`+certificateColumns+`, created_at, updated_at)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...); err != nil {
+				return err
+			}
+			change = authorize.Added
+			return appendAudit(ctx, tx, at, ActorRegistry, "certificate.added", certificateSubject(c), certificateAuditFields(c))
+		case err != nil:
+			return err
 		}
-		change = authorize.Added
-	case err != nil:
-		return authorize.Unchanged, fmt.Errorf("registering serial %s: %w", authorize.FormatSerial(c.Serial), err)
-	default:
 		merged, ch, err := authorize.MergeCertificate(old, c)
 		if err != nil {
-			return authorize.Unchanged, err
+			return err // ErrConflict: the importer says which serial and file
 		}
 		if ch == authorize.Unchanged {
-			return authorize.Unchanged, nil
+			return nil
 		}
 		args := append(certificateArgs(merged), now, merged.IssuerDN, authorize.FormatSerial(merged.Serial))
 		if _, err := tx.ExecContext(ctx, `UPDATE certificates SET (`+certificateColumns+`, updated_at)
 			= (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) WHERE issuer_dn = ? AND serial = ?`, args...); err != nil {
-			return authorize.Unchanged, fmt.Errorf("updating serial %s: %w", authorize.FormatSerial(c.Serial), err)
+			return err
 		}
 		change = ch
-	}
-	if err := tx.Commit(); err != nil {
-		return authorize.Unchanged, fmt.Errorf("registering serial %s: %w", authorize.FormatSerial(c.Serial), err)
+		return appendAudit(ctx, tx, at, ActorRegistry, "certificate.changed", certificateSubject(merged), map[string]any{
+			"issuerDN": merged.IssuerDN, "serial": serial,
+			"changes": fieldChanges(certificateAuditFields(old), certificateAuditFields(merged)),
+		})
+	})
+	if err != nil {
+		if errors.Is(err, authorize.ErrConflict) {
+			return authorize.Unchanged, err
+		}
+		return authorize.Unchanged, fmt.Errorf("registering serial %s: %w", serial, err)
 	}
 	return change, nil
 }
@@ -186,8 +233,31 @@ func scanRepresentative(row scanner) (authorize.Representative, error) {
 	return r, nil
 }
 
+// representativeSubject is the audit subject of a registered mandate:
+// SIREN, first day and normalised e-mail, the key of the registry's row.
+func representativeSubject(r authorize.Representative) string {
+	return "representative:" + r.SIREN + ":" + authorize.FormatDate(r.ValidFrom) + ":" + authorize.NormalizeEmail(r.Email)
+}
+
+// representativeAuditFields are r's fields as the audit log shows them;
+// validTo is null while the mandate runs.
+func representativeAuditFields(r authorize.Representative) map[string]any {
+	var validTo any
+	if r.ValidTo != nil {
+		validTo = authorize.FormatDate(*r.ValidTo)
+	}
+	return map[string]any{
+		"siren": r.SIREN, "surname": r.Surname, "givenName": r.GivenName, "email": r.Email,
+		"validFrom": authorize.FormatDate(r.ValidFrom), "validTo": validTo,
+	}
+}
+
 // UpsertRepresentative implements authorize.RegistryWriter, with the merge
-// rules of authorize.MergeRepresentative.
+// rules of authorize.MergeRepresentative. A mandate added or changed
+// leaves an audit row (actor ActorRegistry, action representative.added or
+// representative.changed with the old and new values of what changed) in
+// the same transaction: a representative may revoke every certificate of
+// the organisation, and a cleared valid_to reopens an ended mandate.
 func (s *Store) UpsertRepresentative(ctx context.Context, r authorize.Representative) (authorize.Change, error) {
 	// Dates are stored as days: compare what will be read back.
 	var err error
@@ -206,39 +276,42 @@ func (s *Store) UpsertRepresentative(ctx context.Context, r authorize.Representa
 	emailNorm := authorize.NormalizeEmail(r.Email)
 	validFrom := authorize.FormatDate(r.ValidFrom)
 
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return authorize.Unchanged, fmt.Errorf("registering a representative: %w", err)
-	}
-	defer tx.Rollback()
-	now := formatTime(time.Now())
-	old, err := scanRepresentative(tx.QueryRowContext(ctx, `SELECT siren, surname, given_name, email, valid_from, valid_to
-		FROM representatives WHERE siren = ? AND email_norm = ? AND valid_from = ?`, r.SIREN, emailNorm, validFrom))
 	var change authorize.Change
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		if _, err := tx.ExecContext(ctx, `INSERT INTO representatives
-			(siren, surname, given_name, email, email_norm, valid_from, valid_to, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			r.SIREN, r.Surname, r.GivenName, r.Email, emailNorm, validFrom, validTo, now, now); err != nil {
-			return authorize.Unchanged, fmt.Errorf("registering a representative of %s: %w", r.SIREN, err)
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		at := s.now()
+		now := formatTime(at)
+		old, err := scanRepresentative(tx.QueryRowContext(ctx, `SELECT siren, surname, given_name, email, valid_from, valid_to
+			FROM representatives WHERE siren = ? AND email_norm = ? AND valid_from = ?`, r.SIREN, emailNorm, validFrom))
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			if _, err := tx.ExecContext(ctx, `INSERT INTO representatives
+				(siren, surname, given_name, email, email_norm, valid_from, valid_to, created_at, updated_at)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				r.SIREN, r.Surname, r.GivenName, r.Email, emailNorm, validFrom, validTo, now, now); err != nil {
+				return err
+			}
+			change = authorize.Added
+			return appendAudit(ctx, tx, at, ActorRegistry, "representative.added", representativeSubject(r),
+				representativeAuditFields(r))
+		case err != nil:
+			return err
 		}
-		change = authorize.Added
-	case err != nil:
-		return authorize.Unchanged, fmt.Errorf("registering a representative of %s: %w", r.SIREN, err)
-	default:
 		if _, ch := authorize.MergeRepresentative(old, r); ch == authorize.Unchanged {
-			return authorize.Unchanged, nil
+			return nil
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE representatives
 			SET surname = ?, given_name = ?, email = ?, valid_to = ?, updated_at = ?
 			WHERE siren = ? AND email_norm = ? AND valid_from = ?`,
 			r.Surname, r.GivenName, r.Email, validTo, now, r.SIREN, emailNorm, validFrom); err != nil {
-			return authorize.Unchanged, fmt.Errorf("updating a representative of %s: %w", r.SIREN, err)
+			return err
 		}
 		change = authorize.Changed
-	}
-	if err := tx.Commit(); err != nil {
+		return appendAudit(ctx, tx, at, ActorRegistry, "representative.changed", representativeSubject(r), map[string]any{
+			"siren": r.SIREN, "validFrom": validFrom, "email": r.Email,
+			"changes": fieldChanges(representativeAuditFields(old), representativeAuditFields(r)),
+		})
+	})
+	if err != nil {
 		return authorize.Unchanged, fmt.Errorf("registering a representative of %s: %w", r.SIREN, err)
 	}
 	return change, nil

@@ -29,9 +29,11 @@ const queueUsage = `usage:
       object, or null when no job is due (exit 0 either way)
   revokd queue done [--config F] [--actor NAME] JOB_ID
       the CA revoked the job's certificate
-  revokd queue failed [--config F] [--actor NAME] [--max-attempts N] --error TEXT JOB_ID
+  revokd queue failed [--config F] [--actor NAME] [--max-attempts N] [--attempt A] --error TEXT JOB_ID
       the executor could not revoke it: retried later with a doubling
-      wait, marked failed after N attempts (default 5)
+      wait, marked failed after N attempts (default 5); A is the
+      "attempts" of the job as queue next printed it: the report is
+      refused (exit 1) if the job was handed out again since (0: no check)
   revokd queue retry [--config F] [--actor NAME] JOB_ID
       put a failed job back in the queue
 
@@ -460,6 +462,7 @@ func queueFailed(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	actor := fs.String("actor", queue.ActorExecutor, "`name` recorded in the audit log")
 	message := fs.String("error", "", "what went wrong (required)")
 	maxAttempts := fs.Int("max-attempts", queue.DefaultMaxAttempts, "attempts before the job is marked failed")
+	attempt := fs.Int("attempt", 0, "the job's `attempts` as queue next printed them; 0 reports on whatever attempt runs")
 	pos, ok := parseQueueArgs(fs, args, 1, "job ID", stderr)
 	if !ok {
 		return exitUsage
@@ -472,6 +475,10 @@ func queueFailed(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		fmt.Fprintln(stderr, "revokd: queue failed: --error is required: say what went wrong")
 		return exitUsage
 	}
+	if *attempt < 0 {
+		fmt.Fprintf(stderr, "revokd: --attempt %d: must be positive, or 0 for no check\n", *attempt)
+		return exitUsage
+	}
 	if *maxAttempts <= 0 {
 		fmt.Fprintf(stderr, "revokd: --max-attempts %d: must be positive\n", *maxAttempts)
 		return exitUsage
@@ -481,7 +488,7 @@ func queueFailed(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		return code
 	}
 	defer store.Close()
-	j, err := store.FailJob(ctx, id, *message, *actor)
+	j, err := store.FailJob(ctx, id, *attempt, *message, *actor)
 	if err != nil {
 		return storeFailure(err, stderr)
 	}

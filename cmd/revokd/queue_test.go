@@ -223,7 +223,7 @@ func TestQueueExecutor(t *testing.T) {
 	if code, out, _ := f.queue(t, "next", "--config", f.config); code != exitOK || out != "null\n" {
 		t.Errorf("second queue next: exit %d, %q, want null", code, out)
 	}
-	if code, out, _ := f.queue(t, "failed", "1", "--config", f.config, "--error", "HSM offline"); code != exitOK ||
+	if code, out, _ := f.queue(t, "failed", "1", "--config", f.config, "--attempt", "1", "--error", "HSM offline"); code != exitOK ||
 		!strings.HasPrefix(out, "job 1: attempt 1 of 5 failed, next attempt at ") {
 		t.Errorf("queue failed: exit %d, %q", code, out)
 	}
@@ -243,6 +243,38 @@ func TestQueueExecutor(t *testing.T) {
 	}
 	if code, out, _ := f.audit(t, "verify", "--config", f.config); code != exitOK || !strings.HasPrefix(out, "audit log intact: ") {
 		t.Errorf("audit verify: exit %d, %q", code, out)
+	}
+}
+
+// An executor whose lease expired reports its failure after the job was
+// handed to another: the report is refused, and the other keeps the job.
+func TestQueueFailedStaleAttempt(t *testing.T) {
+	f := newQueueFixture(t)
+	if code, out, _ := f.queue(t, "next", "--config", f.config, "--lease", "1m"); code != exitOK || !strings.Contains(out, `"attempts":1`) {
+		t.Fatalf("queue next: exit %d, %q", code, out)
+	}
+	// An hour later the lease has long expired and executor B claims it.
+	later := func() time.Time { return time.Now().Add(time.Hour) }
+	s, err := queue.OpenWith(context.Background(), f.dataDir, &queue.Options{Now: later})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, err := s.ClaimJob(context.Background(), time.Hour, "executor-B")
+	s.Close()
+	if err != nil || j == nil || j.Attempts != 2 {
+		t.Fatalf("ClaimJob by B = %+v, %v, want attempt 2", j, err)
+	}
+	code, _, errOut := f.queue(t, "failed", "1", "--config", f.config, "--attempt", "1", "--error", "timeout")
+	if code != exitRejected || !strings.Contains(errOut, "job 1 was handed out again (attempt 2); this report is for attempt 1") {
+		t.Errorf("queue failed --attempt 1 during attempt 2: exit %d, stderr %q, want %d", code, errOut, exitRejected)
+	}
+	code, out, _ := f.queue(t, "list", "--json", "--config", f.config)
+	if code != exitOK || !strings.Contains(out, `"jobState": "running"`) || strings.Contains(out, "timeout") {
+		t.Errorf("queue list after the stale report: %s, want the job still running", out)
+	}
+	if code, out, _ := f.queue(t, "failed", "1", "--config", f.config, "--attempt", "2", "--error", "HSM offline"); code != exitOK ||
+		!strings.HasPrefix(out, "job 1: attempt 2 of 5 failed, next attempt at ") {
+		t.Errorf("queue failed --attempt 2: exit %d, %q", code, out)
 	}
 }
 
@@ -294,6 +326,8 @@ func TestQueueErrors(t *testing.T) {
 		{"fail/show-unknown-id", []string{"show", "--config", f.config, "42"}, exitRejected, "request 42: not found"},
 		{"fail/done-unknown-job", []string{"done", "--config", f.config, "42"}, exitRejected, "job 42: not found"},
 		{"fail/failed-without-error", []string{"failed", "--config", f.config, "1"}, exitUsage, "--error is required"},
+		{"fail/failed-negative-attempt", []string{"failed", "--config", f.config, "--attempt", "-1", "--error", "x", "1"}, exitUsage, "--attempt -1: must be positive"},
+		{"fail/failed-attempt-not-made", []string{"failed", "--config", f.config, "--attempt", "3", "--error", "x", "1"}, exitRejected, "job 1 has had 0 attempts; this report is for attempt 3"},
 		{"fail/failed-not-running", []string{"failed", "--config", f.config, "--error", "x", "1"}, exitRejected, "job 1 is pending, not running"},
 		{"fail/retry-not-failed", []string{"retry", "--config", f.config, "1"}, exitRejected, "job 1 is pending, not failed"},
 		{"fail/next-zero-lease", []string{"next", "--config", f.config, "--lease", "0s"}, exitUsage, "must be positive"},
