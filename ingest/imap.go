@@ -27,11 +27,13 @@
 // (Mailbox, UIDVALIDITY, UID) and, because a UIDVALIDITY change renumbers
 // every message, on the message bytes too (a hash of Raw).
 //
-// Mailbox keeps no state of its own between sessions: since handled mail is
-// moved out, every message still present is either new or was handled but
-// not moved. The UIDVALIDITY of each session is passed along with every Mail
-// and a change is logged and counted in Stats, but it changes nothing in what
-// is handed over: the handler's own keys decide whether a message was seen.
+// Mailbox keeps one piece of state between sessions, the retry schedule of
+// the messages the handler failed on (see Handler errors below). Otherwise,
+// since handled mail is moved out, every message still present is either new
+// or was handled but not moved. The UIDVALIDITY of each session is passed
+// along with every Mail and a change is logged and counted in Stats; it
+// clears the retry schedule, and otherwise changes nothing in what is handed
+// over: the handler's own keys decide whether a message was seen.
 // A server changes UIDVALIDITY under a session by dropping the connection;
 // Dovecot does so only at the session's next command, not during IDLE, so
 // the change shows at the next delivery or IdleRestart at the latest.
@@ -62,13 +64,38 @@
 // otherwise leaves its copies flagged until that holds (a later session may
 // copy them a second time; the handler sees them again).
 //
-// Any error (network, server, TLS, authentication, handler) ends the session;
-// Run reconnects after an exponential backoff with full jitter, reset once a
-// session has been through the mailbox without error. A handler error does
-// not reset it, so a store that stays down is retried less and less often.
-// A message that the handler keeps failing on holds up the ones after it:
-// the handler returns Rejected, not an error, for a message it cannot ever
-// handle.
+// Any network, server, TLS or authentication error ends the session; Run
+// reconnects after an exponential backoff with full jitter, reset once a
+// session has been through the mailbox without a handler error, or has
+// handled a message (handler success, then the move or the Leave carried
+// out) before it ended.
+//
+// # Handler errors
+//
+// A handler error cannot tell a store that is down for everyone from a
+// message that will fail every time (a row it names is corrupt, a key
+// conflicts). Both are handled by two rules:
+//
+//   - Each message the handler failed on gets its own retry schedule, kept by
+//     the Mailbox across sessions and keyed by UIDVALIDITY and UID: it is not
+//     handed over again before a delay drawn like the reconnect backoff
+//     (from Backoff.Min, doubling up to Backoff.Max, full jitter) and
+//     doubling with each failure, and the pass goes on with the messages
+//     behind it. A failing message thus never holds up the others, and is
+//     retried less and less often, without end: whether to give up on it is
+//     the handler's call (it answers Rejected, not an error). A handler
+//     success forgets the schedule; so does the message leaving the mailbox,
+//     and a UIDVALIDITY change forgets all of them. The schedule holds at
+//     most one entry per message in the mailbox.
+//   - The session ends, and Run backs off as for any error, when every
+//     handler call of a pass failed, or when maxHandlerErrorStreak calls in
+//     a row failed. The backoff keeps growing unless the session handled a
+//     message before, so a store that is down costs a few handler calls per
+//     session, with sessions further and further apart, rather than one
+//     call (and one download) per message in the mailbox.
+//
+// A message answered Leave is not a failure: it is handed over again after
+// LeaveRetry within a session, or at once by the next session.
 //
 // # Security
 //
@@ -87,6 +114,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/netip"
 	"slices"
@@ -150,6 +178,14 @@ const (
 	// for: bodies are fetched one at a time, so a batch costs a few hundred
 	// bytes, and it saves a round trip per message on a full mailbox.
 	metaBatch = 32
+
+	// maxHandlerErrorStreak is how many handler calls in a row may fail
+	// before the session ends and Run backs off. A store that is down fails
+	// every message: stopping after a few keeps an outage from costing one
+	// download and one call per message in the mailbox at every pass, while
+	// a couple of messages that fail on their own, side by side, still do
+	// not end the session.
+	maxHandlerErrorStreak = 3
 )
 
 // MailboxConfig configures a Mailbox. Zero values take the documented
@@ -203,7 +239,8 @@ type MailboxConfig struct {
 	LeaveRetry time.Duration
 	// Backoff bounds the delay before reconnecting after an error: it
 	// starts at Min and doubles up to Max, each delay drawn uniformly below
-	// the current bound. Defaults 1 s and 2 min.
+	// the current bound. Defaults 1 s and 2 min. Each message the handler
+	// failed on is retried on its own schedule with the same bounds.
 	Backoff struct{ Min, Max time.Duration }
 
 	// Logger receives the session's events; nil discards them. It never
@@ -403,8 +440,11 @@ type Handler interface {
 	// goes. It must be idempotent: after a crash the same mail (same
 	// UIDVALIDITY/UID, or same bytes after a UIDVALIDITY change) comes
 	// again. A non-nil error is retryable (store down): the mail stays in
-	// the mailbox and the session backs off. Handle is called from Run's
-	// goroutine, one message at a time.
+	// the mailbox and is handed over again after its own growing delay,
+	// while the mails behind it are handed over; when every call of a pass
+	// fails, the session backs off. An error is retried without end, so a
+	// mail that can never be handled is answered Rejected, not an error.
+	// Handle is called from Run's goroutine, one message at a time.
 	Handle(ctx context.Context, m *Mail) (Disposition, error)
 }
 
@@ -425,6 +465,8 @@ type Stats struct {
 	Rejected           uint64 // messages moved to RejectedFolder
 	Left               uint64 // Leave answers
 	HandlerErrors      uint64 // Handle calls that returned an error
+	Deferred           uint64 // times a listed message was passed over because its retry after a handler error was not due
+	Failing            uint64 // messages the handler last failed on, waiting for their retry (a gauge, not a counter)
 	Vanished           uint64 // listed messages that another client expunged before they were fetched
 	UIDValidityChanges uint64 // sessions that found a UIDVALIDITY different from the previous one's
 	UIDValidity        uint32 // the latest session's UIDVALIDITY (0 before the first)
@@ -434,6 +476,7 @@ type counters struct {
 	connects, connectFailures, reconnects       atomic.Uint64
 	fetched, overCap, processed, rejected, left atomic.Uint64
 	handlerErrors, vanished, uidValidityChanges atomic.Uint64
+	deferred, failing                           atomic.Uint64
 	uidValidity                                 atomic.Uint32
 }
 
@@ -449,6 +492,13 @@ type Mailbox struct {
 	log     *slog.Logger
 	running atomic.Bool
 	stats   counters
+	// retries outlives sessions: a new session must not hand a failing
+	// message over again before its delay is up. Only Run's goroutine
+	// uses it.
+	retries *retrySchedule
+	// backoffRand, when set, replaces the reconnect backoff's jitter
+	// (tests).
+	backoffRand func(n int64) int64
 }
 
 // NewMailbox checks cfg and returns a Mailbox; it does not connect. An
@@ -459,7 +509,7 @@ func NewMailbox(cfg MailboxConfig) (*Mailbox, error) {
 		return nil, err
 	}
 	log := cfg.Logger.With("imap_address", cfg.Address, "mailbox", cfg.Mailbox)
-	return &Mailbox{cfg: cfg, log: log}, nil
+	return &Mailbox{cfg: cfg, log: log, retries: newRetrySchedule(cfg.Backoff.Min, cfg.Backoff.Max)}, nil
 }
 
 // Stats returns a snapshot of the Mailbox's counters. It is safe to call
@@ -476,6 +526,8 @@ func (m *Mailbox) Stats() Stats {
 		Rejected:           s.rejected.Load(),
 		Left:               s.left.Load(),
 		HandlerErrors:      s.handlerErrors.Load(),
+		Deferred:           s.deferred.Load(),
+		Failing:            s.failing.Load(),
 		Vanished:           s.vanished.Load(),
 		UIDValidityChanges: s.uidValidityChanges.Load(),
 		UIDValidity:        s.uidValidity.Load(),
@@ -491,8 +543,12 @@ var ErrRunning = errors.New("ingest: Mailbox is already running")
 // MaxMessageBytes), calls h.Handle, moves the message as the handler says
 // (MOVE; else COPY, STORE \Deleted and UID EXPUNGE; else a guarded
 // EXPUNGE), then waits for new mail with IDLE (or polls) and lists the
-// mailbox again. Any error, the handler's included, ends the connection and
-// Run reconnects after an exponential backoff with full jitter.
+// mailbox again. Any error but the handler's ends the connection and Run
+// reconnects after an exponential backoff with full jitter. A message the
+// handler fails on is retried after its own growing delay while the others
+// go on; the connection ends, with the same backoff, only when every handler
+// call of a pass failed or maxHandlerErrorStreak calls in a row did (the
+// comment at the top of imap.go has the details).
 //
 // It returns ctx.Err() when ctx ends, and an error without running when h is
 // nil or another Run is in progress. Ending ctx closes the connection at
@@ -508,13 +564,15 @@ func (m *Mailbox) Run(ctx context.Context, h Handler) error {
 	defer m.running.Store(false)
 
 	bo := newBackoff(m.cfg.Backoff.Min, m.cfg.Backoff.Max)
+	if m.backoffRand != nil {
+		bo.rand = m.backoffRand
+	}
 	for {
-		progressed, err := m.session(ctx, h)
+		res, err := m.session(ctx, h)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		var herr *handlerError
-		if progressed && !errors.As(err, &herr) {
+		if res.healthy(err) {
 			bo.reset()
 		}
 		delay := bo.next()
@@ -560,15 +618,34 @@ type session struct {
 	// expunged (servers without UIDPLUS): they are not handed over again in
 	// this session.
 	copied map[imap.UID]bool
+	// handled reports a message handled without error and its answer
+	// carried out, in this session.
+	handled bool
 }
 
-// session runs one connection until an error or the end of ctx. progressed
-// reports whether it went through the whole mailbox at least once.
-func (m *Mailbox) session(ctx context.Context, h Handler) (progressed bool, err error) {
+// sessionResult says how far a session got before it ended.
+type sessionResult struct {
+	scanned bool // went through the whole mailbox at least once
+	handled bool // the handler succeeded on a message and its answer was carried out
+}
+
+// healthy reports whether a session that ended with err showed the server
+// and the handler working, so that the reconnect backoff starts over: it
+// went through the mailbox and did not end on handler errors, or it handled
+// a message. A message handled shows the store works: handler errors that
+// ended such a session were the messages' own, and their schedules pace
+// them.
+func (r sessionResult) healthy(err error) bool {
+	var herr *handlerError
+	return r.handled || (r.scanned && !errors.As(err, &herr))
+}
+
+// session runs one connection until an error or the end of ctx.
+func (m *Mailbox) session(ctx context.Context, h Handler) (res sessionResult, err error) {
 	c, newMail, err := m.connect(ctx)
 	if err != nil {
 		m.stats.connectFailures.Add(1)
-		return false, err
+		return res, err
 	}
 	// Commands do not take a context: closing the connection is what makes
 	// a blocked one return once ctx ends.
@@ -588,7 +665,7 @@ func (m *Mailbox) session(ctx context.Context, h Handler) (progressed bool, err 
 	}
 	if err := s.open(); err != nil {
 		m.stats.connectFailures.Add(1)
-		return false, err
+		return res, err
 	}
 	m.stats.connects.Add(1)
 	for {
@@ -598,12 +675,14 @@ func (m *Mailbox) session(ctx context.Context, h Handler) (progressed bool, err 
 		case <-newMail:
 		default:
 		}
-		if err := s.scan(ctx); err != nil {
-			return progressed, err
+		err := s.scan(ctx)
+		res.handled = res.handled || s.handled
+		if err != nil {
+			return res, err
 		}
-		progressed = true
+		res.scanned = true
 		if err := s.wait(ctx); err != nil {
-			return progressed, err
+			return res, err
 		}
 	}
 }
@@ -785,13 +864,15 @@ func (s *session) scan(ctx context.Context) error {
 	}
 	uids := data.AllUIDs()
 	slices.Sort(uids)
-	// Forget left messages that are gone, so their retry times do not wake
-	// the session for nothing.
+	// Forget left and failing messages that are gone, so their retry times
+	// do not wake the session for nothing and the schedule stays bounded.
 	for uid := range s.left {
 		if _, found := slices.BinarySearch(uids, uid); !found {
 			delete(s.left, uid)
 		}
 	}
+	s.m.retries.prune(s.uidValidity, uids)
+	s.m.stats.failing.Store(uint64(s.m.retries.len()))
 	now := time.Now()
 	var todo []imap.UID
 	for _, uid := range uids {
@@ -801,10 +882,19 @@ func (s *session) scan(ctx context.Context) error {
 		if until, ok := s.left[uid]; ok && now.Before(until) {
 			continue
 		}
+		if s.m.retries.waiting(retryKey{s.uidValidity, uid}, now) {
+			s.m.stats.deferred.Add(1)
+			continue
+		}
 		todo = append(todo, uid)
 	}
 
-	var missing []imap.UID
+	var (
+		missing          []imap.UID
+		succeeded, fails int
+		streak           int
+		lastErr          error
+	)
 	for batch := range slices.Chunk(todo, metaBatch) {
 		metas, err := s.fetchMeta(batch)
 		if err != nil {
@@ -820,14 +910,30 @@ func (s *session) scan(ctx context.Context) error {
 				continue
 			}
 			err := s.handle(ctx, meta)
-			if errors.Is(err, errNotReturned) {
+			var herr *handlerError
+			switch {
+			case errors.Is(err, errNotReturned):
 				missing = append(missing, uid)
 				continue
-			}
-			if err != nil {
+			case errors.As(err, &herr):
+				// Its own schedule keeps the message back; the ones
+				// behind it go on unless the store looks down.
+				fails++
+				streak++
+				lastErr = err
+				if streak >= maxHandlerErrorStreak {
+					return fmt.Errorf("the handler failed on %d messages in a row: %w", streak, err)
+				}
+				continue
+			case err != nil:
 				return err
 			}
+			succeeded++
+			streak = 0
 		}
+	}
+	if fails > 0 && succeeded == 0 {
+		return fmt.Errorf("the handler failed on every message handed over (%d): %w", fails, lastErr)
 	}
 	if len(missing) > 0 {
 		return s.checkMissing(missing)
@@ -901,9 +1007,17 @@ func (s *session) handle(ctx context.Context, meta msgMeta) error {
 	}
 
 	disp, err := s.h.Handle(ctx, mail)
+	key := retryKey{s.uidValidity, meta.uid}
 	if err != nil {
 		s.m.stats.handlerErrors.Add(1)
+		delay, failures := s.m.retries.failed(key, time.Now())
+		s.m.stats.failing.Store(uint64(s.m.retries.len()))
+		log.Warn("handler failed, the message stays for a later retry",
+			"err", err, "failures", failures, "retry_after", delay)
 		return &handlerError{uid: meta.uid, err: err}
+	}
+	if s.m.retries.succeeded(key) {
+		s.m.stats.failing.Store(uint64(s.m.retries.len()))
 	}
 	switch disp {
 	case Processed, Rejected:
@@ -928,6 +1042,9 @@ func (s *session) handle(ctx context.Context, meta msgMeta) error {
 		s.m.stats.left.Add(1)
 		log.Error("handler returned an unknown disposition, leaving the message", "disposition", disp)
 	}
+	// Only now: a session whose moves fail must keep backing off, however
+	// well the handler does.
+	s.handled = true
 	return nil
 }
 
@@ -1094,7 +1211,7 @@ func (s *session) checkMissing(uids []imap.UID) error {
 }
 
 // wait returns when the mailbox may have changed: new mail, the IDLE restart
-// or poll interval, or a left message's retry time.
+// or poll interval, or a left or failing message's retry time.
 func (s *session) wait(ctx context.Context) error {
 	cfg := &s.m.cfg
 	idle := s.caps.Has(imap.CapIdle)
@@ -1150,11 +1267,11 @@ func (s *session) wait(ctx context.Context) error {
 	return nil
 }
 
-// nextRetry returns the earliest time still to come at which a left
-// message is due again.
+// nextRetry returns the earliest time still to come at which a left or
+// failing message is due again.
 func (s *session) nextRetry() (time.Time, bool) {
-	var next time.Time
 	now := time.Now()
+	next, _ := s.m.retries.next(s.uidValidity, now)
 	for _, t := range s.left {
 		if t.After(now) && (next.IsZero() || t.Before(next)) {
 			next = t
@@ -1162,3 +1279,86 @@ func (s *session) nextRetry() (time.Time, bool) {
 	}
 	return next, !next.IsZero()
 }
+
+// retryKey names a message across sessions: a UID means nothing without its
+// UIDVALIDITY.
+type retryKey struct {
+	uidValidity uint32
+	uid         imap.UID
+}
+
+// retryState is one failing message's schedule.
+type retryState struct {
+	bo  backoff
+	due time.Time
+}
+
+// retrySchedule holds when each message the handler failed on may be handed
+// over again: exponential per message, with full jitter, like reconnects.
+// It is not safe for concurrent use.
+type retrySchedule struct {
+	min, max time.Duration
+	// rand returns a uniform value in [0, n); tests replace it.
+	rand    func(n int64) int64
+	entries map[retryKey]*retryState
+}
+
+func newRetrySchedule(min, max time.Duration) *retrySchedule {
+	return &retrySchedule{min: min, max: max, rand: rand.Int64N, entries: make(map[retryKey]*retryState)}
+}
+
+// failed records a handler error for k at now, and returns the delay before
+// k is due again and how many times in a row it has failed.
+func (r *retrySchedule) failed(k retryKey, now time.Time) (time.Duration, int) {
+	e, ok := r.entries[k]
+	if !ok {
+		e = &retryState{bo: backoff{min: r.min, max: r.max, rand: r.rand}}
+		r.entries[k] = e
+	}
+	d := e.bo.next()
+	e.due = now.Add(d)
+	return d, e.bo.attempt
+}
+
+// succeeded forgets k's failures and reports whether it had any.
+func (r *retrySchedule) succeeded(k retryKey) bool {
+	_, ok := r.entries[k]
+	delete(r.entries, k)
+	return ok
+}
+
+// waiting reports whether k failed and is not due yet at now.
+func (r *retrySchedule) waiting(k retryKey, now time.Time) bool {
+	e, ok := r.entries[k]
+	return ok && now.Before(e.due)
+}
+
+// prune forgets every message but those of uids (sorted) under
+// uidValidity: messages that left the mailbox, and every message of an
+// older UIDVALIDITY, whose UIDs now name other messages.
+func (r *retrySchedule) prune(uidValidity uint32, uids []imap.UID) {
+	for k := range r.entries {
+		if k.uidValidity != uidValidity {
+			delete(r.entries, k)
+			continue
+		}
+		if _, found := slices.BinarySearch(uids, k.uid); !found {
+			delete(r.entries, k)
+		}
+	}
+}
+
+// next returns the earliest due time after now among uidValidity's
+// messages.
+func (r *retrySchedule) next(uidValidity uint32, now time.Time) (time.Time, bool) {
+	var next time.Time
+	for k, e := range r.entries {
+		if k.uidValidity == uidValidity && e.due.After(now) && (next.IsZero() || e.due.Before(next)) {
+			next = e.due
+		}
+	}
+	return next, !next.IsZero()
+}
+
+// len returns how many messages have a schedule.
+func (r *retrySchedule) len() int { return len(r.entries) }

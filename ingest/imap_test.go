@@ -503,6 +503,114 @@ func TestBackoff(t *testing.T) {
 	}
 }
 
+// TestRetrySchedule checks a failing message's own schedule: doubling
+// delays up to the maximum, forgotten on success, pruned when the message
+// leaves the mailbox or the UIDVALIDITY changes.
+func TestRetrySchedule(t *testing.T) {
+	t0 := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+	const v1, v2 = 7, 8
+	k := retryKey{v1, 2}
+	t.Run("ok/doubling-to-max", func(t *testing.T) {
+		r := newRetrySchedule(time.Second, 5*time.Second)
+		r.rand = func(n int64) int64 { return n - 1 }
+		now := t0
+		for i, want := range []time.Duration{1, 2, 4, 5, 5} {
+			want *= time.Second
+			d, failures := r.failed(k, now)
+			if d != want || failures != i+1 {
+				t.Fatalf("failure %d: failed() = %v, %d; want %v, %d", i+1, d, failures, want, i+1)
+			}
+			if !r.waiting(k, now.Add(d-time.Nanosecond)) {
+				t.Errorf("failure %d: not waiting %v after it, want waiting until %v", i+1, d-time.Nanosecond, d)
+			}
+			if r.waiting(k, now.Add(d)) {
+				t.Errorf("failure %d: still waiting %v after it, want due", i+1, d)
+			}
+			now = now.Add(d)
+		}
+	})
+	t.Run("ok/jitter-within-ceiling", func(t *testing.T) {
+		r := newRetrySchedule(time.Second, 4*time.Second)
+		for i := range 20 {
+			ceiling := min(time.Second<<min(i, 10), 4*time.Second)
+			if d, _ := r.failed(k, t0); d <= 0 || d > ceiling {
+				t.Fatalf("failure %d: delay %v, want within (0, %v]", i+1, d, ceiling)
+			}
+		}
+	})
+	t.Run("ok/success-forgets", func(t *testing.T) {
+		r := newRetrySchedule(time.Second, 5*time.Second)
+		r.failed(k, t0)
+		if !r.succeeded(k) {
+			t.Errorf("succeeded() = false after a failure, want true")
+		}
+		if r.succeeded(k) || r.waiting(k, t0) || r.len() != 0 {
+			t.Errorf("after success: succeeded() true, waiting or len %d; want forgotten", r.len())
+		}
+		r.rand = func(n int64) int64 { return n - 1 }
+		if d, failures := r.failed(k, t0); d != time.Second || failures != 1 {
+			t.Errorf("failure after a success: failed() = %v, %d; want %v, 1", d, failures, time.Second)
+		}
+	})
+	t.Run("ok/prune-gone-and-old-uidvalidity", func(t *testing.T) {
+		r := newRetrySchedule(time.Second, 5*time.Second)
+		for _, uid := range []imap.UID{1, 2, 5} {
+			r.failed(retryKey{v1, uid}, t0)
+		}
+		r.prune(v1, []imap.UID{1, 3, 5})
+		if r.len() != 2 || r.waiting(retryKey{v1, 2}, t0) || !r.waiting(retryKey{v1, 5}, t0) {
+			t.Errorf("after UID 2 left: %d entries, want UIDs 1 and 5 kept", r.len())
+		}
+		r.prune(v2, []imap.UID{1, 3, 5})
+		if r.len() != 0 {
+			t.Errorf("after a UIDVALIDITY change: %d entries, want none", r.len())
+		}
+	})
+	t.Run("ok/next-of-current-uidvalidity", func(t *testing.T) {
+		r := newRetrySchedule(time.Second, 5*time.Second)
+		r.rand = func(n int64) int64 { return n - 1 }
+		r.failed(retryKey{v1, 1}, t0)                  // due t0+1s
+		r.failed(retryKey{v1, 2}, t0.Add(time.Second)) // due t0+2s
+		r.failed(retryKey{v2, 1}, t0.Add(-time.Hour))  // another UIDVALIDITY
+		if got, ok := r.next(v1, t0); !ok || !got.Equal(t0.Add(time.Second)) {
+			t.Errorf("next(v1, t0) = %v, %v; want %v", got, ok, t0.Add(time.Second))
+		}
+		if got, ok := r.next(v1, t0.Add(time.Second)); !ok || !got.Equal(t0.Add(2*time.Second)) {
+			t.Errorf("next(v1, t0+1s) = %v, %v; want %v (the past one skipped)", got, ok, t0.Add(2*time.Second))
+		}
+		if got, ok := r.next(v1, t0.Add(time.Minute)); ok {
+			t.Errorf("next(v1, t0+1m) = %v, want none", got)
+		}
+	})
+}
+
+// TestSessionHealthy checks when a session's end starts the reconnect
+// backoff over.
+func TestSessionHealthy(t *testing.T) {
+	herr := fmt.Errorf("the handler failed on every message handed over (1): %w", &handlerError{uid: 1, err: errors.New("store down")})
+	serverErr := errors.New("connection closed by the server")
+	tests := []struct {
+		name string
+		res  sessionResult
+		err  error
+		want bool
+	}{
+		{"ok/scanned-then-server-error", sessionResult{scanned: true}, serverErr, true},
+		{"ok/handled-then-handler-errors", sessionResult{scanned: true, handled: true}, herr, true},
+		{"ok/handled-before-the-first-scan-ended", sessionResult{handled: true}, herr, true},
+		{"fail/handler-errors-only", sessionResult{scanned: true}, herr, false},
+		{"fail/first-scan-ended-by-handler-errors", sessionResult{}, herr, false},
+		{"fail/connect-error", sessionResult{}, serverErr, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.res.healthy(tt.err); got != tt.want {
+				t.Errorf("%+v.healthy(%v) = %v, want %v", tt.res, tt.err, got, tt.want)
+			}
+		})
+	}
+}
+
 func TestDispositionString(t *testing.T) {
 	for d, want := range map[Disposition]string{Leave: "leave", Processed: "processed", Rejected: "rejected", 7: "Disposition(7)"} {
 		if got := d.String(); got != want {
@@ -656,7 +764,8 @@ func TestMemServerDispositions(t *testing.T) {
 }
 
 // TestMemServerHandlerError checks that a handler error leaves the mail in
-// place and that it is retried after a backoff, on a new connection.
+// place and that it is retried after a backoff, on a new connection since it
+// was the only mail handed over.
 func TestMemServerHandlerError(t *testing.T) {
 	ms := newMemServer(t, memCaps[0].caps, "")
 	tc := dialTestClient(t, ms.addr, memUser, memPassword)
@@ -684,8 +793,8 @@ func TestMemServerHandlerError(t *testing.T) {
 	sink.waitFor(t, "message handled", 1)
 	stop()
 	st := mb.Stats()
-	if st.HandlerErrors != 1 || st.Connects != 2 || st.Reconnects != 1 || st.Processed != 1 {
-		t.Errorf("Stats() = %+v, want 1 handler error, 2 connects, 1 reconnect, 1 processed", st)
+	if st.HandlerErrors != 1 || st.Connects != 2 || st.Reconnects != 1 || st.Processed != 1 || st.Failing != 0 {
+		t.Errorf("Stats() = %+v, want 1 handler error, 2 connects, 1 reconnect, 1 processed, none failing", st)
 	}
 	if !strings.Contains(sink.String(), "store is down") {
 		t.Errorf("log does not say why the session ended:\n%s", sink)
