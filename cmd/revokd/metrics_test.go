@@ -10,13 +10,14 @@ import (
 
 func TestWriteMetrics(t *testing.T) {
 	var b strings.Builder
-	writeMetrics(&b, ingest.Stats{Connects: 2, Fetched: 7, Processed: 5, Rejected: 2}, queue.OutboxStats{Pending: 1, Sent: 9})
+	writeMetrics(&b, ingest.Stats{Connects: 2, Fetched: 7, Processed: 5, Rejected: 2, Failing: 1}, queue.OutboxStats{Pending: 1, Sent: 9})
 	out := b.String()
 	for _, want := range []string{
 		"revokd_imap_connects_total 2\n",
 		"revokd_mails_fetched_total 7\n",
 		"revokd_mails_processed_total 5\n",
 		"revokd_mails_rejected_total 2\n",
+		"revokd_mails_failing 1\n",
 		`revokd_outbox_messages{state="pending"} 1` + "\n",
 		`revokd_outbox_messages{state="sent"} 9` + "\n",
 		`revokd_outbox_messages{state="failed"} 0` + "\n",

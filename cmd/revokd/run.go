@@ -308,6 +308,7 @@ func writeMetrics(w io.Writer, s ingest.Stats, ob queue.OutboxStats) {
 	} {
 		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s counter\n%s %d\n", m.name, m.help, m.name, m.name, m.v)
 	}
+	fmt.Fprintf(w, "# HELP revokd_mails_failing mails waiting for a retry after their handling failed\n# TYPE revokd_mails_failing gauge\nrevokd_mails_failing %d\n", s.Failing)
 	fmt.Fprint(w, "# HELP revokd_outbox_messages notifications in the outbox, by state\n# TYPE revokd_outbox_messages gauge\n")
 	fmt.Fprintf(w, "revokd_outbox_messages{state=\"pending\"} %d\nrevokd_outbox_messages{state=\"sent\"} %d\nrevokd_outbox_messages{state=\"failed\"} %d\n", ob.Pending, ob.Sent, ob.Failed)
 }
