@@ -275,28 +275,33 @@ func (w *Worker) decide(ctx context.Context, m *ingest.Mail, h mailHeader, recei
 	return out, nil
 }
 
+// pdfPart is an attachment with the hash of its bytes, computed once.
+type pdfPart struct {
+	ingest.Attachment
+	sha256 string
+}
+
 // distinctPDFs drops the attachments whose bytes an earlier one already
 // carried: the same form twice in one mail is one request.
-func distinctPDFs(as []ingest.Attachment) []ingest.Attachment {
+func distinctPDFs(as []ingest.Attachment) []pdfPart {
 	seen := map[[sha256.Size]byte]bool{}
-	var out []ingest.Attachment
+	var out []pdfPart
 	for _, a := range as {
 		sum := sha256.Sum256(a.Data)
 		if a.Err == nil && seen[sum] {
 			continue
 		}
 		seen[sum] = true
-		out = append(out, a)
+		out = append(out, pdfPart{Attachment: a, sha256: hex.EncodeToString(sum[:])})
 	}
 	return out
 }
 
 // request verifies one attachment and decides on it. Its error is
 // retryable (the registry could not be read).
-func (w *Worker) request(ctx context.Context, a ingest.Attachment, received time.Time) (queue.RequestOutcome, answer, error) {
+func (w *Worker) request(ctx context.Context, a pdfPart, received time.Time) (queue.RequestOutcome, answer, error) {
 	r := queue.RequestOutcome{AttachmentName: a.FileName, PDF: a.Data}
-	sum := sha256.Sum256(a.Data)
-	r.PDFSHA256 = hex.EncodeToString(sum[:])
+	r.PDFSHA256 = a.sha256
 	var rep *pdfverify.Report
 	if a.Err != nil {
 		rep = pdfverify.FormatFailureReport("the attachment cannot be decoded: "+a.Err.Error(), int64(len(a.Data)))
