@@ -1,13 +1,20 @@
 package worker_test
 
 import (
-	"fmt"
-
 	"context"
-	"github.com/revokd/revokd/internal/scenario"
+	"crypto/x509"
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/revokd/revokd/authorize"
+	"github.com/revokd/revokd/ingest"
+	"github.com/revokd/revokd/internal/scenario"
+	"github.com/revokd/revokd/internal/testpki"
+	"github.com/revokd/revokd/pdfverify"
+	"github.com/revokd/revokd/worker"
 )
 
 // A signed, valid request (scenario mail 0 is accepted and queued) is not
@@ -115,5 +122,53 @@ func TestDistinctPDFsPerMailAreBounded(t *testing.T) {
 	}
 	if rows := requestsOf(t, st); len(rows) != 10 {
 		t.Errorf("12 distinct PDFs gave %d requests, want the first 10", len(rows))
+	}
+}
+
+// A signature whose revocation status is unknown is tried again while the
+// mail is young, and refused as TRY_LATER once the retry window has passed.
+func TestRevocationUnknownIsRetriedThenRefused(t *testing.T) {
+	s := getScenario(t)
+	st := openStore(t)
+	// A CA of the same trust that serves no CRL or OCSP.
+	silent, err := testpki.New(testpki.Options{Now: time.Now(), NoServer: true, Mimic: s.PKI})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := silent.IssueHolder(testpki.HolderOptions{KeyType: testpki.ECDSAP256, GivenName: "Hélène", Surname: "Dupont",
+		Email: "helene.dupont@example.fr", IdentitySerial: "1000000001", Organization: scenario.Company, SIREN: scenario.SIREN})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pdf, err := scenario.SignedForm(map[string]string{"certificat_numero_serie": "01"}, h, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(silent.Root.Cert)
+	now := time.Now()
+	w, err := worker.New(worker.Config{
+		Store: st, Registry: st,
+		Authorize: authorize.Options{Issuers: []*x509.Certificate{s.PKI.Intermediate.Cert}},
+		Verify:    &pdfverify.Options{Roots: roots},
+		Now:       func() time.Time { return now },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := mail(1, scenario.MailWith(1, "helene.dupont@example.fr", "x", "f.pdf", pdf))
+	m.InternalDate = now.Add(-time.Hour)
+	if d, err := w.Handle(context.Background(), m); !errors.Is(err, worker.ErrRevocationUnknown) || d != ingest.Leave {
+		t.Fatalf("young mail: Handle = %v, %v; want Leave and ErrRevocationUnknown", d, err)
+	}
+	if rows := requestsOf(t, st); len(rows) != 0 {
+		t.Fatalf("%d requests recorded while retrying, want 0", len(rows))
+	}
+	now = now.Add(25 * time.Hour)
+	if d, err := w.Handle(context.Background(), m); err != nil || d != ingest.Rejected {
+		t.Fatalf("after the window: Handle = %v, %v; want Rejected", d, err)
+	}
+	if rows := requestsOf(t, st); len(rows) != 1 || rows[0].ReasonCode != "try_later" {
+		t.Errorf("after the window: %+v, want one request refused as try_later", rows)
 	}
 }

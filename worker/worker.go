@@ -48,6 +48,17 @@ const maxPDFsPerMail = 10
 // replaced by the time the mail is handled, which is stricter.
 const maxReceivedLag = 7 * 24 * time.Hour
 
+// revocationRetryWindow is how long after a mail was received a signature
+// whose revocation status is unknown (a CRL or OCSP service down) is tried
+// again rather than refused: a holder whose key leaked must not be turned
+// away by a responder's bad hour.
+const revocationRetryWindow = 24 * time.Hour
+
+// ErrRevocationUnknown is returned by Handle, with ingest.Leave, while a
+// signature's revocation status is unknown and the mail is younger than
+// the retry window; the mail is handed over again later.
+var ErrRevocationUnknown = errors.New("revocation status unknown")
+
 // Store is what the worker needs of the durable store; *queue.Store
 // implements it. Every error it returns is taken as retryable.
 type Store interface {
@@ -298,7 +309,8 @@ func distinctPDFs(as []ingest.Attachment) []pdfPart {
 }
 
 // request verifies one attachment and decides on it. Its error is
-// retryable (the registry could not be read).
+// retryable (the registry could not be read, or the revocation status is
+// unknown within the retry window).
 func (w *Worker) request(ctx context.Context, a pdfPart, received time.Time) (queue.RequestOutcome, answer, error) {
 	r := queue.RequestOutcome{AttachmentName: a.FileName, PDF: a.Data}
 	r.PDFSHA256 = a.sha256
@@ -321,6 +333,10 @@ func (w *Worker) request(ctx context.Context, a pdfPart, received time.Time) (qu
 		form, _ := json.Marshal(rep.Form) // map keys are sorted: canonical
 		fs := sha256.Sum256(form)
 		r.FormSHA256 = hex.EncodeToString(fs[:])
+	}
+	if rep.SubIndication == pdfverify.TryLater && w.cfg.Now().Before(received.Add(revocationRetryWindow)) {
+		return r, answer{}, fmt.Errorf("%w for %q: %s; trying again until %s", ErrRevocationUnknown, a.FileName,
+			rep.Reason, received.Add(revocationRetryWindow).UTC().Format(time.RFC3339))
 	}
 	if !rep.Accepted() {
 		r.State = revocation.StateRejected
