@@ -122,18 +122,51 @@ func checkKeyUsage(sc *sigCheck, c *x509.Certificate) {
 	sc.pass("key-usage", "the key usage allows signing")
 }
 
-func (v *verification) checkPolicy(sc *sigCheck, c *x509.Certificate) {
-	for _, p := range c.Policies {
+// anyPolicy (RFC 5280, 4.2.1.4) in a CA certificate allows every policy.
+var anyPolicy = mustOID("2.5.29.32.0")
+
+func mustOID(s string) x509.OID {
+	oid, err := x509.ParseOID(s)
+	if err != nil {
+		panic(err)
+	}
+	return oid
+}
+
+// checkPolicy requires the signer certificate to carry an accepted policy
+// OID, and every CA of the chain below the trust anchor that states
+// policies to allow it (the OID itself or anyPolicy). A CA without a
+// policies extension restricts nothing here.
+// QUIRK: this is not RFC 5280's full policy processing (Go's
+// VerifyOptions.CertificatePolicies), which refuses chains whose CAs carry
+// no policies extension at all, as some do.
+func (v *verification) checkPolicy(sc *sigCheck, chain []*x509.Certificate) {
+	c := chain[0]
+	var accepted *x509.OID
+	for i, p := range c.Policies {
 		if slices.Contains(v.o.Policies, p.String()) {
-			sc.pass("policy", "certificate policy "+p.String()+" is accepted")
+			accepted = &c.Policies[i]
+			break
+		}
+	}
+	if accepted == nil {
+		have := "none"
+		if len(sc.r.PolicyOIDs) > 0 {
+			have = strings.Join(sc.r.PolicyOIDs, ", ")
+		}
+		sc.fail("policy", PolicyNotAccepted, "the signer certificate carries no accepted policy OID (it has "+have+")")
+		return
+	}
+	for _, ca := range chain[1 : len(chain)-1] {
+		if len(ca.Policies) == 0 {
+			continue
+		}
+		if !slices.ContainsFunc(ca.Policies, func(p x509.OID) bool { return p.Equal(*accepted) || p.Equal(anyPolicy) }) {
+			sc.fail("policy", PolicyNotAccepted, fmt.Sprintf("CA %q does not allow policy %s", ca.Subject.CommonName, accepted))
 			return
 		}
 	}
-	have := "none"
-	if len(sc.r.PolicyOIDs) > 0 {
-		have = strings.Join(sc.r.PolicyOIDs, ", ")
-	}
-	sc.fail("policy", PolicyNotAccepted, "the signer certificate carries no accepted policy OID (it has "+have+")")
+	sc.pass("policy", "certificate policy "+accepted.String()+" is accepted")
 }
 
 // checkRevocation asks the status of every certificate of the chain but the

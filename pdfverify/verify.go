@@ -444,7 +444,7 @@ func (v *verification) verifySignature(sf sigField) (SignatureReport, *signedVie
 		return sr, view
 	}
 	checkKeyUsage(sc, res.Signer)
-	v.checkPolicy(sc, res.Signer)
+	v.checkPolicy(sc, chain)
 	ev := revocation.Evidence{CRLs: append(slices.Clone(res.CRLs), dss.crls...), OCSPs: append(slices.Clone(res.OCSPs), dss.ocsps...)}
 	sr.RevocationSource = v.checkRevocation(sc, chain, at, ev)
 	return sr, view

@@ -3,8 +3,13 @@ package pdfverify_test
 import (
 	"context"
 	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/asn1"
+	"math/big"
 	"sync"
 	"testing"
 	"time"
@@ -546,5 +551,44 @@ func TestNilOptionsTrustNothing(t *testing.T) {
 	}
 	if rep.SubIndication != pdfverify.NoCertificateChainFound {
 		t.Errorf("nil options: %s/%s, want NO_CERTIFICATE_CHAIN_FOUND", rep.Indication, rep.SubIndication)
+	}
+}
+
+// TestCAPolicyRestrictsTheSigner: a CA of the chain that states policies
+// must allow the signer's accepted policy.
+func TestCAPolicyRestrictsTheSigner(t *testing.T) {
+	w := getWorld(t)
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, _ := x509.ParseOID("1.2.250.1.96.1.7.1.1.3")
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(4242),
+		Subject:               pkix.Name{CommonName: "AC 3 Etoiles seulement", Organization: []string{"Test"}, Country: []string{"FR"}},
+		NotBefore:             now.Add(-24 * time.Hour),
+		NotAfter:              now.Add(365 * 24 * time.Hour),
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+		Policies:              []x509.OID{other},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, w.pki.Root.Cert, &key.PublicKey, w.pki.Root.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := holderOptions(testpki.ECDSAP256) // policy AC 2 étoiles
+	o.Issuer = &testpki.Cert{Cert: sub, Key: key, Chain: []*x509.Certificate{w.pki.Root.Cert}}
+	h, err := w.pki.IssueHolder(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := verify(t, mustSign(t, w.form, signWith(h)), w.opts())
+	if rep.SubIndication != pdfverify.PolicyNotAccepted || !hasCheck(rep, "policy") {
+		t.Errorf("signer under a CA that does not allow its policy: %s/%s (%s), want POLICY_NOT_ACCEPTED", rep.Indication, rep.SubIndication, rep.Reason)
 	}
 }
