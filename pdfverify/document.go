@@ -489,6 +489,31 @@ func danglingRefs(f *pdfread.File, size int64) (map[int]bool, error) {
 			}
 		}
 	}
+	walk := func(o pdfread.Object) {
+		eachRef(o, func(r pdfread.Ref) {
+			if int64(r.Num) >= size {
+				out[r.Num] = true
+			}
+		})
+	}
+	walk(f.Trailer())
+	for r := range defined {
+		o, err := f.Object(r)
+		if err != nil {
+			return nil, err
+		}
+		walk(o)
+	}
+	return out, nil
+}
+
+// maxWalkDepth bounds the walk of one object; the reader already refuses
+// nesting deeper than its own limit.
+const maxWalkDepth = 128
+
+// eachRef calls fn for every reference inside the direct object o (a
+// stream's dictionary included), without following any.
+func eachRef(o pdfread.Object, fn func(pdfread.Ref)) {
 	var walk func(o pdfread.Object, depth int)
 	walk = func(o pdfread.Object, depth int) {
 		if depth > maxWalkDepth {
@@ -496,9 +521,7 @@ func danglingRefs(f *pdfread.File, size int64) (map[int]bool, error) {
 		}
 		switch x := o.(type) {
 		case pdfread.Ref:
-			if int64(x.Num) >= size {
-				out[x.Num] = true
-			}
+			fn(x)
 		case pdfread.Array:
 			for _, item := range x {
 				walk(item, depth+1)
@@ -511,20 +534,8 @@ func danglingRefs(f *pdfread.File, size int64) (map[int]bool, error) {
 			walk(x.Dict, depth+1)
 		}
 	}
-	walk(f.Trailer(), 0)
-	for r := range defined {
-		o, err := f.Object(r)
-		if err != nil {
-			return nil, err
-		}
-		walk(o, 0)
-	}
-	return out, nil
+	walk(o, 0)
 }
-
-// maxWalkDepth bounds the walk of one object; the reader already refuses
-// nesting deeper than its own limit.
-const maxWalkDepth = 128
 
 // invisibleWidget says why a document timestamp's field cannot be
 // accepted, or "": its widget must draw nothing (a zero-area /Rect, or the
@@ -550,27 +561,11 @@ func invisibleWidget(field pdfread.Dict, sig pdfread.Ref, signedSize int64) stri
 		return "its widget is visible on the page"
 	}
 	bad := 0
-	var walk func(o pdfread.Object, depth int)
-	walk = func(o pdfread.Object, depth int) {
-		if depth > maxWalkDepth {
-			return
+	eachRef(field, func(r pdfread.Ref) {
+		if r != sig && int64(r.Num) >= signedSize {
+			bad = r.Num
 		}
-		switch x := o.(type) {
-		case pdfread.Ref:
-			if x != sig && int64(x.Num) >= signedSize {
-				bad = x.Num
-			}
-		case pdfread.Array:
-			for _, item := range x {
-				walk(item, depth+1)
-			}
-		case pdfread.Dict:
-			for _, val := range x {
-				walk(val, depth+1)
-			}
-		}
-	}
-	walk(field, 0)
+	})
 	if bad != 0 {
 		return fmt.Sprintf("its field refers to object %d, which it adds beside its signature", bad)
 	}

@@ -238,7 +238,8 @@ func (w *Worker) decide(ctx context.Context, m *ingest.Mail, h mailHeader, recei
 	// QUIRK: answers go to From, never to Reply-To: a reply carries the
 	// outcome of a request, and Reply-To lets anyone direct it elsewhere.
 	to := h.from
-	if w.automatic(h) != "" {
+	auto := w.automatic(h)
+	if auto != "" {
 		to = ""
 	}
 	notRequest := func(d queue.Disposition, why string) queue.Outcome {
@@ -257,7 +258,7 @@ func (w *Worker) decide(ctx context.Context, m *ingest.Mail, h mailHeader, recei
 	}
 	pdfs := distinctPDFs(msg.Attachments)
 	if len(pdfs) == 0 {
-		if auto := w.automatic(h); auto != "" {
+		if auto != "" {
 			return queue.Outcome{Disposition: queue.DispositionProcessed, NotARequest: auto}, nil
 		}
 		return notRequest(queue.DispositionProcessed, "no PDF attached"), nil
