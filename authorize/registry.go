@@ -119,13 +119,13 @@ func (r Representative) Covers(t time.Time) bool {
 	if t.Before(r.ValidFrom) {
 		return false
 	}
-	return r.ValidTo == nil || t.Before(r.ValidTo.In(registerLocation).AddDate(0, 0, 1))
+	return r.ValidTo == nil || t.Before(r.ValidTo.In(registerLocation()).AddDate(0, 0, 1))
 }
 
 // Key returns the registry's unique key for r: SIREN, normalised e-mail and
 // first day of the mandate.
 func (r Representative) Key() string {
-	return r.SIREN + "|" + NormalizeEmail(r.Email) + "|" + r.ValidFrom.In(registerLocation).Format(dateLayout)
+	return r.SIREN + "|" + NormalizeEmail(r.Email) + "|" + r.ValidFrom.In(registerLocation()).Format(dateLayout)
 }
 
 // NormalizeEmail returns the form of an e-mail address that revokd compares:

@@ -64,7 +64,7 @@ func TestRepresentativeCovers(t *testing.T) {
 	from, _ := ParseDate("2024-01-01")
 	to, _ := ParseDate("2026-03-15")
 	r := Representative{ValidFrom: from, ValidTo: &to}
-	paris := registerLocation
+	paris := registerLocation()
 	tests := []struct {
 		at   time.Time
 		want bool

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"math/big"
 	"strings"
+	"sync"
 	"time"
 	_ "time/tzdata" // the register's dates are French calendar days, whatever the host's zone files
 )
@@ -22,23 +23,24 @@ var (
 // dateLayout is how the register's dates are written (CSV and store).
 const dateLayout = "2006-01-02"
 
-// registerLocation is the zone the register's calendar days are in.
-var registerLocation = func() *time.Location {
+// registerLocation is the zone the register's calendar days are in, loaded
+// on first use rather than by every run of the binary.
+var registerLocation = sync.OnceValue(func() *time.Location {
 	loc, err := time.LoadLocation("Europe/Paris")
 	if err != nil {
 		panic("authorize: loading Europe/Paris: " + err.Error())
 	}
 	return loc
-}()
+})
 
 // ParseDate reads a register date (YYYY-MM-DD) as midnight in France.
 func ParseDate(s string) (time.Time, error) {
-	return time.ParseInLocation(dateLayout, s, registerLocation)
+	return time.ParseInLocation(dateLayout, s, registerLocation())
 }
 
 // FormatDate writes t as the register's date (YYYY-MM-DD, in France).
 func FormatDate(t time.Time) string {
-	return t.In(registerLocation).Format(dateLayout)
+	return t.In(registerLocation()).Format(dateLayout)
 }
 
 // CertificateFromX509 extracts what the registry keeps of c. Decide applies

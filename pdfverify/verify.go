@@ -83,6 +83,10 @@ func ReadAll(r io.Reader, max int64) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// parallelHashBytes is the size from which the whole file is hashed on a
+// goroutine of its own: about 0.5 ms of hashing on this kind of machine.
+const parallelHashBytes = 1 << 20
+
 // ErrTooLarge is returned by ReadAll for input over the size cap.
 var ErrTooLarge = errors.New("file too large")
 
@@ -97,13 +101,20 @@ func Verify(ctx context.Context, data []byte, opts *Options) (*Report, error) {
 	ctx, cancel := context.WithTimeout(ctx, o.TimeBudget)
 	defer cancel()
 
-	// The file's own hash is evidence, not part of any check: compute it
-	// beside the verification, on another core when there is one.
+	// The file's own hash is evidence, not part of any check. A large
+	// file's is computed beside the verification, on another core when
+	// there is one; for a small one a second thread costs more than it
+	// saves.
 	fileHash := make(chan string, 1)
-	go func() {
+	hashFile := func() {
 		sum := sha256.Sum256(data)
 		fileHash <- hex.EncodeToString(sum[:])
-	}()
+	}
+	if len(data) >= parallelHashBytes {
+		go hashFile()
+	} else {
+		hashFile()
+	}
 	v := &verification{ctx: ctx, o: &o, data: data, report: &Report{
 		Size:       int64(len(data)),
 		Signatures: []SignatureReport{},

@@ -6,9 +6,11 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
+	"encoding/hex"
 	"math/big"
 	"sync"
 	"testing"
@@ -590,5 +592,26 @@ func TestCAPolicyRestrictsTheSigner(t *testing.T) {
 	rep := verify(t, mustSign(t, w.form, signWith(h)), w.opts())
 	if rep.SubIndication != pdfverify.PolicyNotAccepted || !hasCheck(rep, "policy") {
 		t.Errorf("signer under a CA that does not allow its policy: %s/%s (%s), want POLICY_NOT_ACCEPTED", rep.Indication, rep.SubIndication, rep.Reason)
+	}
+}
+
+// TestReportHashesTheWholeFile: the report's SHA-256 is the file's, whether
+// it is computed inline (a small form) or beside the checks (a large one).
+func TestReportHashesTheWholeFile(t *testing.T) {
+	w := getWorld(t)
+	large, err := testsign.Form(formValues, testsign.FormOptions{PadTo: 2 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, form := range map[string][]byte{"small": w.form, "large": large} {
+		signed := mustSign(t, form, signWith(w.holders[testpki.ECDSAP256]))
+		rep := verify(t, signed, w.opts())
+		if !rep.Accepted() {
+			t.Fatalf("%s: %s/%s: %s", name, rep.Indication, rep.SubIndication, rep.Reason)
+		}
+		sum := sha256.Sum256(signed)
+		if want := hex.EncodeToString(sum[:]); rep.SHA256 != want {
+			t.Errorf("%s (%d bytes): SHA256 = %s, want %s", name, len(signed), rep.SHA256, want)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package revocation
 
 import (
 	"strings"
+	"sync"
 	"unicode"
 )
 
@@ -38,14 +39,16 @@ var frenchReasons = []FrenchReason{
 // and a form field can hold megabytes that are not worth normalising.
 const maxReasonLength = 256
 
-// frenchReasonIndex maps the comparison key of each label to its entry.
-var frenchReasonIndex = func() map[string]FrenchReason {
+// frenchReasonIndex maps the comparison key of each label to its entry. It
+// is built on first use: normalising the labels at start-up would cost
+// every run of the binary, `revokd verify` included.
+var frenchReasonIndex = sync.OnceValue(func() map[string]FrenchReason {
 	m := make(map[string]FrenchReason, len(frenchReasons))
 	for _, fr := range frenchReasons {
 		m[reasonKey(fr.Label)] = fr
 	}
 	return m
-}()
+})
 
 // FrenchReasons returns the CA's list of reasons, in the form's order.
 func FrenchReasons() []FrenchReason {
@@ -61,7 +64,7 @@ func LookupFrenchReason(s string) (FrenchReason, bool) {
 	if len(s) > maxReasonLength {
 		return FrenchReason{}, false
 	}
-	fr, ok := frenchReasonIndex[reasonKey(s)]
+	fr, ok := frenchReasonIndex()[reasonKey(s)]
 	return fr, ok
 }
 

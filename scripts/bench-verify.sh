@@ -2,7 +2,14 @@
 # Times `revokd verify` against poppler's pdfsig, as whole processes, on the
 # same signed forms of about 100 KB and 5 MB (RSA, revocation evidence
 # embedded, certificates without CRL or OCSP URLs, so neither verifier
-# touches the network). Usage: scripts/bench-verify.sh [RUNS]
+# touches the network). The commands run in turn, round after round, so a
+# drift in the machine's speed falls on all of them alike.
+#
+# Two Go programs that do nothing are timed beside them, to show the floor
+# a Go verifier starts from on this machine: an empty program, and one that
+# links crypto/x509 and net/http (which online CRL and OCSP checking needs).
+#
+# Usage: scripts/bench-verify.sh [RUNS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-100}
@@ -11,29 +18,55 @@ for tool in pdfsig certutil; do
 done
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
-go build -o "$dir/revokd" ./cmd/revokd
+# The README's build: static, as cgo's dynamic loader costs every run.
+CGO_ENABLED=0 go build -o "$dir/revokd" ./cmd/revokd
+go build -o "$dir/benchproc" ./scripts/benchproc
 go run ./scripts/benchfiles -out "$dir"
 mkdir "$dir/nss"
 certutil -N -d "sql:$dir/nss" --empty-password
 certutil -A -d "sql:$dir/nss" -n root -t "CT,C,C" -a -i "$dir/root.pem"
 
-# ms_per_run CMD...: mean wall time of RUNS runs, in milliseconds.
-ms_per_run() {
-	local start end
-	start=$(date +%s%N)
-	for ((i = 0; i < runs; i++)); do "$@" >/dev/null 2>&1 || true; done
-	end=$(date +%s%N)
-	awk -v ns=$((end - start)) -v n="$runs" 'BEGIN { printf "%.2f", ns / n / 1e6 }'
-}
+mkdir "$dir/floor"
+cat >"$dir/floor/go.mod" <<'MOD'
+module floor
 
-printf '%-14s %10s %10s %8s\n' file revokd_ms pdfsig_ms ratio
+go 1.26
+MOD
+mkdir "$dir/floor/empty" "$dir/floor/http"
+cat >"$dir/floor/empty/main.go" <<'GO'
+package main
+
+func main() {}
+GO
+cat >"$dir/floor/http/main.go" <<'GO'
+package main
+
+import (
+	"crypto/x509"
+	"net/http"
+	"os"
+)
+
+func main() {
+	if len(os.Args) > 1 {
+		x509.NewCertPool()
+		http.Get(os.Args[1])
+	}
+}
+GO
+(cd "$dir/floor" && CGO_ENABLED=0 go build -o "$dir/go-empty" ./empty && CGO_ENABLED=0 go build -o "$dir/go-http" ./http)
+
 for f in form-100k.pdf form-5m.pdf; do
 	"$dir/revokd" verify --offline --trust "$dir/root.pem" "$dir/$f" >/dev/null || {
 		echo "bench-verify: revokd rejects $f:" >&2
 		"$dir/revokd" verify --offline --trust "$dir/root.pem" "$dir/$f" >&2 || true
 		exit 1
 	}
-	r=$(ms_per_run "$dir/revokd" verify --offline --trust "$dir/root.pem" "$dir/$f")
-	p=$(ms_per_run pdfsig -nssdir "sql:$dir/nss" "$dir/$f")
-	printf '%-14s %10s %10s %7sx\n' "$f" "$r" "$p" "$(awk -v p="$p" -v r="$r" 'BEGIN { printf "%.1f", p / r }')"
 done
+"$dir/benchproc" -runs "$runs" -compare revokd-100k:pdfsig-100k -compare revokd-5m:pdfsig-5m -- \
+	go-empty="$dir/go-empty" -- \
+	go-x509-http="$dir/go-http" -- \
+	revokd-100k="$dir/revokd" verify --offline --trust "$dir/root.pem" "$dir/form-100k.pdf" -- \
+	pdfsig-100k=pdfsig -nssdir "sql:$dir/nss" "$dir/form-100k.pdf" -- \
+	revokd-5m="$dir/revokd" verify --offline --trust "$dir/root.pem" "$dir/form-5m.pdf" -- \
+	pdfsig-5m=pdfsig -nssdir "sql:$dir/nss" "$dir/form-5m.pdf"

@@ -29,10 +29,7 @@ commands:
 `
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
+	os.Exit(run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
 // Exit codes shared by the sub-commands.
@@ -47,13 +44,18 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprint(stderr, usage)
 		return exitUsage
 	}
+	if args[0] == "verify" {
+		// verify holds no state worth a clean shutdown: an interrupt may
+		// end it at once, and it is spared the signal watcher's thread.
+		return cmdVerify(ctx, args[1:], stdout, stderr)
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	switch args[0] {
 	case "demo":
 		return cmdDemo(ctx, args[1:], stdout, stderr)
 	case "run":
 		return cmdRun(ctx, args[1:], stdout, stderr)
-	case "verify":
-		return cmdVerify(ctx, args[1:], stdout, stderr)
 	case "registry":
 		return cmdRegistry(ctx, args[1:], stdout, stderr)
 	case "queue":

@@ -116,11 +116,12 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			printMail(stdout, mr, *verbose)
 		}
 	} else {
-		rep, err := verifyPDF(ctx, f, opts)
+		rep, release, err := verifyPDF(ctx, f, opts)
 		if err != nil {
 			fmt.Fprintln(stderr, "revokd:", err)
 			return exitUsage
 		}
+		defer release()
 		out, decisive = rep, rep
 		if !*asJSON {
 			printReport(stdout, rep, "", *verbose)
@@ -218,15 +219,27 @@ func loadCertificates(paths []string) ([]*x509.Certificate, error) {
 	return out, nil
 }
 
-func verifyPDF(ctx context.Context, r io.Reader, opts *pdfverify.Options) (*pdfverify.Report, error) {
-	data, err := pdfverify.ReadAll(r, opts.MaxFileBytes)
+// verifyPDF verifies the PDF in f. The report may share memory with the
+// file's mapping, so release is called only once the report is no longer
+// used.
+func verifyPDF(ctx context.Context, f *os.File, opts *pdfverify.Options) (rep *pdfverify.Report, release func(), err error) {
+	max := opts.MaxFileBytes
+	if max <= 0 {
+		max = pdfverify.DefaultMaxFileBytes
+	}
+	data, release, err := readPDF(f, max)
 	if errors.Is(err, pdfverify.ErrTooLarge) {
-		return pdfverify.FormatFailureReport("the file is larger than the "+fmt.Sprint(opts.MaxFileBytes)+"-byte limit", opts.MaxFileBytes+1), nil
+		return pdfverify.FormatFailureReport("the file is larger than the "+fmt.Sprint(max)+"-byte limit", max+1), func() {}, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("reading PDF: %w", err)
+		return nil, nil, fmt.Errorf("reading PDF: %w", err)
 	}
-	return pdfverify.Verify(ctx, data, opts)
+	rep, err = pdfverify.Verify(ctx, data, opts)
+	if err != nil {
+		release()
+		return nil, nil, err
+	}
+	return rep, release, nil
 }
 
 func verifyMail(ctx context.Context, r io.Reader, opts *pdfverify.Options) (*mailReport, error) {
