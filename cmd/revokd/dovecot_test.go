@@ -69,7 +69,10 @@ func revokdBinary(t testing.TB) string {
 			return
 		}
 		buildPath = filepath.Join(dir, "revokd")
-		out, err := exec.Command("go", "build", "-o", buildPath, ".").CombinedOutput()
+		// The README's build: static, without cgo.
+		cmd := exec.Command("go", "build", "-o", buildPath, ".")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		out, err := cmd.CombinedOutput()
 		if err != nil {
 			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
 		}
