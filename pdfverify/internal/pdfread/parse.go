@@ -2,6 +2,7 @@ package pdfread
 
 import (
 	"bytes"
+	"encoding/hex"
 	"math"
 	"strconv"
 )
@@ -312,8 +313,16 @@ func (p *parser) hex() (String, error) {
 	}
 	body := p.data[p.pos : p.pos+n]
 	// A signature's /Contents is tens of kilobytes of hex: size the output
-	// once and decode through a table.
-	out := make([]byte, 0, (len(body)+1)/2)
+	// once. Most hex strings are plain digits, which encoding/hex decodes
+	// fastest; whitespace, an odd count or a bad byte take the table below.
+	out := make([]byte, (len(body)+1)/2)
+	if len(body)%2 == 0 {
+		if _, err := hex.Decode(out, body); err == nil {
+			p.pos += n + 1
+			return String(out), nil
+		}
+	}
+	out = out[:0]
 	var hi byte
 	odd := false
 	for i, c := range body {

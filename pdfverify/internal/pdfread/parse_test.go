@@ -92,6 +92,7 @@ func TestParseObjectFail(t *testing.T) {
 		{"fail/unterminated-nested-literal", "(a(b)", Limits{}, "unterminated literal string", false},
 		{"fail/backslash-at-end", `(a\`, Limits{}, "unterminated literal string", false},
 		{"fail/bad-hex-digit", "<4G>", Limits{}, "invalid byte 'G' in hex string", false},
+		{"fail/bad-hex-digit-even-length", "<414G>", Limits{}, "invalid byte 'G' in hex string", false},
 		{"fail/unterminated-hex", "<abc", Limits{}, "unterminated hex string", false},
 		{"fail/unterminated-array", "[1 2", Limits{}, "unterminated array", false},
 		{"fail/unterminated-dict", "<</A 1", Limits{}, "unterminated dictionary", false},
