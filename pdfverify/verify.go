@@ -83,12 +83,13 @@ func ReadAll(r io.Reader, max int64) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// parallelHashBytes is the size from which the whole file is hashed on a
-// goroutine of its own: about 0.5 ms of hashing on this kind of machine.
-const parallelHashBytes = 1 << 20
-
 // ErrTooLarge is returned by ReadAll for input over the size cap.
 var ErrTooLarge = errors.New("file too large")
+
+// parallelHashBytes is the size from which the whole file is hashed on a
+// goroutine of its own: 1 MiB takes about 0.7 ms to hash (SHA-256 at
+// 1.4 GB/s), more than starting a thread costs.
+const parallelHashBytes = 1 << 20
 
 // Verify validates the PDF in data. The error is non-nil only for invalid
 // options or a cancelled context; everything wrong with the file itself is
