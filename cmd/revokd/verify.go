@@ -223,13 +223,9 @@ func loadCertificates(paths []string) ([]*x509.Certificate, error) {
 // file's mapping, so release is called only once the report is no longer
 // used.
 func verifyPDF(ctx context.Context, f *os.File, opts *pdfverify.Options) (rep *pdfverify.Report, release func(), err error) {
-	max := opts.MaxFileBytes
-	if max <= 0 {
-		max = pdfverify.DefaultMaxFileBytes
-	}
-	data, release, err := readPDF(f, max)
+	data, release, err := readPDF(f, opts.MaxFileBytes)
 	if errors.Is(err, pdfverify.ErrTooLarge) {
-		return pdfverify.FormatFailureReport("the file is larger than the "+fmt.Sprint(max)+"-byte limit", max+1), func() {}, nil
+		return pdfverify.FormatFailureReport("the file is larger than the "+fmt.Sprint(opts.MaxFileBytes)+"-byte limit", opts.MaxFileBytes+1), func() {}, nil
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("reading PDF: %w", err)
