@@ -575,8 +575,8 @@ func TestCrashSafety(t *testing.T) {
 		if _, err := snd.SendNext(context.Background()); !errors.Is(err, errCrash) {
 			t.Fatalf("SendNext = %v, want the crash", err)
 		}
-		if st := status(t, store, 1); st.State != queue.OutboxPending {
-			t.Fatalf("outbox after the crash: %s, want pending (claimed)", st.State)
+		if st := status(t, store, 1); st.State != queue.OutboxRunning {
+			t.Fatalf("outbox after the crash: %s, want running (claimed)", st.State)
 		}
 		clk.Advance(DefaultLease)
 		if !sendNext(t, snd) {

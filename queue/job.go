@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/revokd/revokd/revocation"
@@ -33,7 +32,7 @@ const (
 // ErrJobState is wrapped by the errors of job operations refused because
 // of the job's state (failing a job that is not running, retrying one that
 // has not failed).
-var ErrJobState = errors.New("job is not in a state that allows this")
+var ErrJobState = ErrState
 
 // maxErrorText bounds the error text an executor leaves on a job: enough
 // for any CA tool's message, not a dump of its logs.
@@ -152,7 +151,8 @@ func (s *Store) Job(ctx context.Context, id int64) (Job, error) {
 // whose next attempt is due, or a running one whose lease has expired (its
 // executor died). It returns nil when no job is due. Two executors never
 // get the same job while its lease lasts. A running job whose lease
-// expired after its last allowed attempt is marked failed instead.
+// expired after its last allowed attempt (Options.Jobs.MaxAttempts) is
+// marked failed instead.
 func (s *Store) ClaimJob(ctx context.Context, lease time.Duration, actor string) (*Job, error) {
 	if lease <= 0 {
 		return nil, fmt.Errorf("claiming a job: lease %v must be positive", lease)
@@ -160,73 +160,33 @@ func (s *Store) ClaimJob(ctx context.Context, lease time.Duration, actor string)
 	var job *Job
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		now := s.now()
-		stamp := formatTime(now)
-		if err := s.failAbandoned(ctx, tx, now); err != nil {
+		c, abandoned, ok, err := s.jobs.claim(ctx, tx, now, lease)
+		if err != nil {
 			return err
 		}
-		until := formatTime(now.Add(lease))
-		// One statement: the row chosen is the row updated.
-		j, err := scanJob(tx.QueryRowContext(ctx, `UPDATE revocation_jobs
-			SET state = 'running', attempts = attempts + 1, lease_until = ?, next_attempt_at = ?, updated_at = ?
-			WHERE id = (SELECT id FROM revocation_jobs
-				WHERE state IN ('pending', 'running') AND next_attempt_at <= ?
-				ORDER BY next_attempt_at, id LIMIT 1)
-			RETURNING `+jobColumns, until, until, stamp, stamp))
-		if errors.Is(err, sql.ErrNoRows) {
+		for _, a := range abandoned {
+			if err := appendAudit(ctx, tx, now, ActorExecutor, "job.failed", jobSubject(a.id), map[string]any{
+				"attempts": a.attempts, "error": s.jobs.abandonedError(),
+			}); err != nil {
+				return err
+			}
+		}
+		if !ok {
 			return nil
 		}
+		j, err := scanJob(tx.QueryRowContext(ctx, `SELECT `+jobColumns+` FROM revocation_jobs WHERE id = ?`, c.id))
 		if err != nil {
 			return err
 		}
 		job = &j
 		return appendAudit(ctx, tx, now, actor, "job.claimed", jobSubject(j.ID), map[string]any{
-			"attempt": j.Attempts, "leaseUntil": until,
+			"attempt": j.Attempts, "leaseUntil": formatTime(c.leaseUntil),
 		})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("claiming a job: %w", err)
 	}
 	return job, nil
-}
-
-// failAbandoned marks failed the running jobs whose lease expired on their
-// last allowed attempt, so that an executor crashing on a job does not get
-// it forever.
-func (s *Store) failAbandoned(ctx context.Context, tx *sql.Tx, now time.Time) error {
-	stamp := formatTime(now)
-	rows, err := tx.QueryContext(ctx, `UPDATE revocation_jobs
-		SET state = 'failed', lease_until = NULL, updated_at = ?,
-			last_error = 'lease expired without an answer from the executor'
-		WHERE state = 'running' AND next_attempt_at <= ? AND attempts >= ?
-		RETURNING id, attempts`, stamp, stamp, s.opts.MaxAttempts)
-	if err != nil {
-		return err
-	}
-	type abandoned struct {
-		id       int64
-		attempts int
-	}
-	var failed []abandoned
-	for rows.Next() {
-		var a abandoned
-		if err := rows.Scan(&a.id, &a.attempts); err != nil {
-			rows.Close()
-			return err
-		}
-		failed = append(failed, a)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	for _, a := range failed {
-		if err := appendAudit(ctx, tx, now, ActorExecutor, "job.failed", jobSubject(a.id), map[string]any{
-			"attempts": a.attempts, "error": "lease expired without an answer from the executor",
-		}); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // CompleteJob records that the CA revoked the job's certificate: the job
@@ -237,23 +197,20 @@ func (s *Store) failAbandoned(ctx context.Context, tx *sql.Tx, now time.Time) er
 // alreadyDone.
 func (s *Store) CompleteJob(ctx context.Context, id int64, actor string) (alreadyDone bool, err error) {
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
-		j, err := scanJob(tx.QueryRowContext(ctx, `SELECT `+jobColumns+` FROM revocation_jobs WHERE id = ?`, id))
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("job %d: %w", id, ErrNotFound)
-		}
+		now := s.now()
+		previous, err := s.jobs.complete(ctx, tx, now, id)
 		if err != nil {
 			return err
 		}
-		if j.State == JobDone {
+		if JobState(previous) == JobDone {
 			alreadyDone = true
 			return nil
 		}
-		now := s.now()
-		stamp := formatTime(now)
-		if _, err := tx.ExecContext(ctx, `UPDATE revocation_jobs SET state = 'done', lease_until = NULL, done_at = ?, updated_at = ?
-			WHERE id = ?`, stamp, stamp, id); err != nil {
+		j, err := scanJob(tx.QueryRowContext(ctx, `SELECT `+jobColumns+` FROM revocation_jobs WHERE id = ?`, id))
+		if err != nil {
 			return err
 		}
+		stamp := formatTime(now)
 		rows, err := tx.QueryContext(ctx, `UPDATE requests SET state = ?, updated_at = ?
 			WHERE job_id = ? AND state IN (?, ?) RETURNING id`,
 			string(revocation.StateExecuted), stamp, id, string(revocation.StateQueued), string(revocation.StateAccepted))
@@ -278,7 +235,7 @@ func (s *Store) CompleteJob(ctx context.Context, id int64, actor string) (alread
 			return err
 		}
 		if err := appendAudit(ctx, tx, now, actor, "job.done", jobSubject(id), map[string]any{
-			"serial": j.Serial, "issuerDN": j.IssuerDN, "attempts": j.Attempts, "previousState": j.State,
+			"serial": j.Serial, "issuerDN": j.IssuerDN, "attempts": j.Attempts, "previousState": previous,
 		}); err != nil {
 			return err
 		}
@@ -297,59 +254,44 @@ func (s *Store) CompleteJob(ctx context.Context, id int64, actor string) (alread
 
 // FailJob records that the executor could not revoke the job's
 // certificate on the given attempt (the job's Attempts when it was
-// claimed). The job is handed out again after a delay that doubles with
-// each attempt (Options.RetryDelay up to Options.MaxRetryDelay), or marked
-// failed once it has had Options.MaxAttempts attempts. Only a running job
-// can fail, and only on the attempt it is running: an executor whose lease
-// expired may report after the job was handed to another, and its failure
-// must not cut the other's attempt short, so a report on another attempt
-// is refused with ErrJobState. Attempt 0 skips that check, for executors
-// that do not say which attempt they report on. It returns the job as it
-// now stands.
+// claimed): a retryable failure, see FailJobWith.
 func (s *Store) FailJob(ctx context.Context, id int64, attempt int, message, actor string) (Job, error) {
-	if attempt < 0 {
-		return Job{}, fmt.Errorf("failing job %d: attempt %d is negative", id, attempt)
-	}
-	if len(message) > maxErrorText {
-		message = strings.ToValidUTF8(message[:maxErrorText], "")
-	}
+	return s.FailJobWith(ctx, id, attempt, Failure{Kind: Retry, Message: message}, actor)
+}
+
+// FailJobWith records a failed attempt of a running job, on the given
+// attempt (the job's Attempts when it was claimed). A Retry hands it out
+// again after a delay that doubles with each attempt (Options.Jobs), or
+// marks it failed once it has had Options.Jobs.MaxAttempts attempts; a
+// Cancel marks it failed at once (the CA refuses for good); a Snooze hands
+// it out again after f.SnoozeFor without counting the attempt. Only a
+// running job can fail, and only on the attempt it is running: an executor
+// whose lease expired may report after the job was handed to another, and
+// its failure must not cut the other's attempt short, so a report on
+// another attempt is refused with ErrJobState. Attempt 0 skips that check,
+// for executors that do not say which attempt they report on. It returns
+// the job as it now stands.
+func (s *Store) FailJobWith(ctx context.Context, id int64, attempt int, f Failure, actor string) (Job, error) {
 	var out Job
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		j, err := scanJob(tx.QueryRowContext(ctx, `SELECT `+jobColumns+` FROM revocation_jobs WHERE id = ?`, id))
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("job %d: %w", id, ErrNotFound)
-		}
-		if err != nil {
-			return err
-		}
-		switch {
-		case attempt != 0 && attempt < j.Attempts:
-			return fmt.Errorf("job %d was handed out again (attempt %d); this report is for attempt %d: %w",
-				id, j.Attempts, attempt, ErrJobState)
-		case attempt > j.Attempts:
-			// A retried job starts counting again: this report may be
-			// older than the retry, and is not about anything running.
-			return fmt.Errorf("job %d has had %d attempts; this report is for attempt %d: %w",
-				id, j.Attempts, attempt, ErrJobState)
-		case j.State != JobRunning:
-			return fmt.Errorf("job %d is %s, not running: %w", id, j.State, ErrJobState)
-		}
 		now := s.now()
-		stamp := formatTime(now)
-		action := "job.retry_scheduled"
-		details := map[string]any{"attempt": j.Attempts, "error": message}
-		if j.Attempts >= s.opts.MaxAttempts {
-			action = "job.failed"
-			_, err = tx.ExecContext(ctx, `UPDATE revocation_jobs SET state = 'failed', lease_until = NULL, last_error = ?,
-				updated_at = ? WHERE id = ?`, message, stamp, id)
-		} else {
-			next := formatTime(now.Add(s.backoff(j.Attempts)))
-			details["nextAttemptAt"] = next
-			_, err = tx.ExecContext(ctx, `UPDATE revocation_jobs SET state = 'pending', lease_until = NULL, last_error = ?,
-				next_attempt_at = ?, updated_at = ? WHERE id = ?`, message, next, stamp, id)
-		}
+		res, err := s.jobs.fail(ctx, tx, now, id, attempt, f)
 		if err != nil {
 			return err
+		}
+		action := "job.retry_scheduled"
+		details := map[string]any{"attempt": res.Attempts, "error": boundError(f.Message)}
+		switch {
+		case res.State == stateFailed:
+			action = "job.failed"
+		case f.Kind == Snooze:
+			action = "job.snoozed"
+			details["nextAttemptAt"] = formatTime(res.NextAttemptAt)
+		default:
+			details["nextAttemptAt"] = formatTime(res.NextAttemptAt)
+		}
+		if f.Kind == Cancel {
+			details["permanent"] = true
 		}
 		if err := appendAudit(ctx, tx, now, actor, action, jobSubject(id), details); err != nil {
 			return err
@@ -363,34 +305,12 @@ func (s *Store) FailJob(ctx context.Context, id int64, attempt int, message, act
 	return out, nil
 }
 
-// backoff is the wait after the attempts-th failure.
-func (s *Store) backoff(attempts int) time.Duration {
-	d := s.opts.RetryDelay
-	for i := 1; i < attempts && d < s.opts.MaxRetryDelay; i++ {
-		d *= 2
-	}
-	return min(d, s.opts.MaxRetryDelay)
-}
-
 // RetryJob puts a failed job back in the queue with a fresh count of
 // attempts, for an operator who fixed what made it fail.
 func (s *Store) RetryJob(ctx context.Context, id int64, actor string) error {
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		var state string
-		err := tx.QueryRowContext(ctx, `SELECT state FROM revocation_jobs WHERE id = ?`, id).Scan(&state)
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("job %d: %w", id, ErrNotFound)
-		}
-		if err != nil {
-			return err
-		}
-		if JobState(state) != JobFailed {
-			return fmt.Errorf("job %d is %s, not failed: %w", id, state, ErrJobState)
-		}
 		now := s.now()
-		stamp := formatTime(now)
-		if _, err := tx.ExecContext(ctx, `UPDATE revocation_jobs SET state = 'pending', attempts = 0, next_attempt_at = ?,
-			updated_at = ? WHERE id = ?`, stamp, stamp, id); err != nil {
+		if err := s.jobs.retry(ctx, tx, now, id); err != nil {
 			return err
 		}
 		return appendAudit(ctx, tx, now, actor, "job.retried", jobSubject(id), map[string]any{})

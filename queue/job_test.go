@@ -165,9 +165,9 @@ func TestFailJobBacksOff(t *testing.T) {
 }
 
 func TestBackoffCapped(t *testing.T) {
-	s := &Store{opts: (&Options{RetryDelay: time.Minute, MaxRetryDelay: 10 * time.Minute, MaxAttempts: 100}).withDefaults()}
+	p := RetryPolicy{RetryDelay: time.Minute, MaxRetryDelay: 10 * time.Minute, MaxAttempts: 100}
 	for attempts, want := range map[int]time.Duration{1: time.Minute, 2: 2 * time.Minute, 4: 8 * time.Minute, 5: 10 * time.Minute, 60: 10 * time.Minute} {
-		if got := s.backoff(attempts); got != want {
+		if got := p.Backoff(attempts); got != want {
 			t.Errorf("backoff(%d) = %s, want %s", attempts, got, want)
 		}
 	}
@@ -176,7 +176,7 @@ func TestBackoffCapped(t *testing.T) {
 func TestExpiredLeaseIsClaimedAgain(t *testing.T) {
 	ctx := context.Background()
 	clk := newTestClock()
-	s, err := OpenWith(ctx, t.TempDir(), &Options{Now: clk.Now, MaxAttempts: 2})
+	s, err := OpenWith(ctx, t.TempDir(), &Options{Now: clk.Now, Jobs: RetryPolicy{MaxAttempts: 2}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -176,5 +176,12 @@ CREATE TABLE leases (
 	holder TEXT NOT NULL,
 	until  TEXT NOT NULL
 );
+`}, {3, "one leased queue", `
+-- The outbox takes the revocation jobs' shape: a claimed mail is 'running'
+-- (it was 'pending' with a lease), and every change is dated.
+ALTER TABLE outbox ADD COLUMN updated_at TEXT NOT NULL DEFAULT '';
+UPDATE outbox SET state = 'running' WHERE state = 'pending' AND lease_until IS NOT NULL;
+DROP INDEX outbox_pending;
+CREATE INDEX outbox_claimable ON outbox (next_attempt_at, id) WHERE state IN ('pending', 'running');
 `},
 }

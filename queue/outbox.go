@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 )
 
@@ -31,14 +30,16 @@ const (
 // ErrOutboxState is wrapped by the errors of outbox operations refused
 // because of the row's state (failing a mail that was already sent or
 // failed).
-var ErrOutboxState = errors.New("outbox row is not in a state that allows this")
+var ErrOutboxState = ErrState
 
 // The states of an outbox row.
 const (
 	// OutboxPending: waiting to be sent (again, after a temporary
-	// failure, once its next attempt is due); while a sender holds it,
-	// LeaseUntil is set and the row is handed out again after that.
+	// failure, once its next attempt is due).
 	OutboxPending = "pending"
+	// OutboxRunning: a sender holds it until its lease ends; it is handed
+	// out again after that.
+	OutboxRunning = "running"
 	// OutboxSent: the relay accepted the mail.
 	OutboxSent = "sent"
 	// OutboxFailed: refused for good (an address the relay rejects, an
@@ -91,8 +92,8 @@ func scanOutbox(row scanner) (OutboxRow, error) {
 // mail whose next attempt is due, or one whose previous sender's lease
 // expired (it died before saying how the delivery went). It returns nil
 // when none is due. Two senders never get the same mail while its lease
-// lasts. A mail whose lease expired on its last allowed attempt is marked
-// failed instead.
+// lasts. A mail whose lease expired on its last allowed attempt
+// (Options.Outbox.MaxAttempts) is marked failed instead.
 //
 // Delivery is at least once: a sender that dies after the relay accepted
 // a mail and before MarkSent leaves it to be sent again when the lease
@@ -104,23 +105,25 @@ func (s *Store) ClaimOutbox(ctx context.Context, lease time.Duration) (*OutboxRo
 	var out *OutboxRow
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		now := s.now()
-		stamp := formatTime(now)
-		if err := failAbandonedOutbox(ctx, tx, now); err != nil {
+		c, abandoned, ok, err := s.outbox.claim(ctx, tx, now, lease)
+		if err != nil {
 			return err
 		}
-		until := formatTime(now.Add(lease))
-		// One statement: the row chosen is the row updated. A claimed row
-		// stays pending with its next attempt at the end of the lease, so
-		// that it is due again, and found by the same index, if its sender
-		// dies.
-		o, err := scanOutbox(tx.QueryRowContext(ctx, `UPDATE outbox
-			SET attempts = attempts + 1, lease_until = ?, next_attempt_at = ?
-			WHERE id = (SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_at <= ?
-				ORDER BY next_attempt_at, id LIMIT 1)
-			RETURNING `+outboxColumns, until, until, stamp))
-		if errors.Is(err, sql.ErrNoRows) {
+		for _, a := range abandoned {
+			var mailID int64
+			if err := tx.QueryRowContext(ctx, `SELECT mail_id FROM outbox WHERE id = ?`, a.id).Scan(&mailID); err != nil {
+				return err
+			}
+			if err := appendAudit(ctx, tx, now, ActorNotify, "outbox.failed", mailSubject(mailID), map[string]any{
+				"outboxId": a.id, "attempts": a.attempts, "error": s.outbox.abandonedError(), "permanent": false,
+			}); err != nil {
+				return err
+			}
+		}
+		if !ok {
 			return nil
 		}
+		o, err := scanOutbox(tx.QueryRowContext(ctx, `SELECT `+outboxColumns+` FROM outbox WHERE id = ?`, c.id))
 		if err != nil {
 			return err
 		}
@@ -129,7 +132,7 @@ func (s *Store) ClaimOutbox(ctx context.Context, lease time.Duration) (*OutboxRo
 		}
 		out = &o
 		return appendAudit(ctx, tx, now, ActorNotify, "outbox.claimed", mailSubject(o.MailID), map[string]any{
-			"outboxId": o.ID, "kind": o.Kind, "attempt": o.Attempts, "leaseUntil": until,
+			"outboxId": o.ID, "kind": o.Kind, "attempt": o.Attempts, "leaseUntil": formatTime(c.leaseUntil),
 		})
 	})
 	if err != nil {
@@ -138,77 +141,26 @@ func (s *Store) ClaimOutbox(ctx context.Context, lease time.Duration) (*OutboxRo
 	return out, nil
 }
 
-// abandonedOutboxError is the last_error of a mail whose sender never
-// answered on its last attempt.
-const abandonedOutboxError = "lease expired without an answer from the sender"
-
-// failAbandonedOutbox marks failed the claimed mails whose lease expired
-// on their last allowed attempt, so that a mail that crashes its sender
-// is not handed out for ever.
-func failAbandonedOutbox(ctx context.Context, tx *sql.Tx, now time.Time) error {
-	stamp := formatTime(now)
-	rows, err := tx.QueryContext(ctx, `UPDATE outbox
-		SET state = 'failed', lease_until = NULL, last_error = ?
-		WHERE state = 'pending' AND next_attempt_at <= ? AND lease_until IS NOT NULL AND attempts >= ?
-		RETURNING id, mail_id, attempts`, abandonedOutboxError, stamp, OutboxMaxAttempts)
-	if err != nil {
-		return err
-	}
-	type abandoned struct {
-		id, mailID int64
-		attempts   int
-	}
-	var failed []abandoned
-	for rows.Next() {
-		var a abandoned
-		if err := rows.Scan(&a.id, &a.mailID, &a.attempts); err != nil {
-			rows.Close()
-			return err
-		}
-		failed = append(failed, a)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	for _, a := range failed {
-		if err := appendAudit(ctx, tx, now, ActorNotify, "outbox.failed", mailSubject(a.mailID), map[string]any{
-			"outboxId": a.id, "attempts": a.attempts, "error": abandonedOutboxError, "permanent": false,
-		}); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // MarkSent records that the relay accepted outbox mail id. Marking a
 // mail already sent changes nothing (two senders may both have sent it
 // when a lease expired mid-delivery); marking a failed one sent records
 // the truth.
 func (s *Store) MarkSent(ctx context.Context, id int64) error {
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		var (
-			mailID   int64
-			state    string
-			attempts int
-		)
-		err := tx.QueryRowContext(ctx, `SELECT mail_id, state, attempts FROM outbox WHERE id = ?`, id).Scan(&mailID, &state, &attempts)
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("outbox %d: %w", id, ErrNotFound)
-		}
-		if err != nil {
+		now := s.now()
+		previous, err := s.outbox.complete(ctx, tx, now, id)
+		if err != nil || previous == OutboxSent {
 			return err
 		}
-		if state == OutboxSent {
-			return nil
-		}
-		now := s.now()
-		if _, err := tx.ExecContext(ctx, `UPDATE outbox SET state = 'sent', lease_until = NULL, sent_at = ? WHERE id = ?`,
-			formatTime(now), id); err != nil {
+		var (
+			mailID   int64
+			attempts int
+		)
+		if err := tx.QueryRowContext(ctx, `SELECT mail_id, attempts FROM outbox WHERE id = ?`, id).Scan(&mailID, &attempts); err != nil {
 			return err
 		}
 		return appendAudit(ctx, tx, now, ActorNotify, "outbox.sent", mailSubject(mailID), map[string]any{
-			"outboxId": id, "attempts": attempts, "previousState": state,
+			"outboxId": id, "attempts": attempts, "previousState": previous,
 		})
 	})
 	if err != nil {
@@ -220,46 +172,32 @@ func (s *Store) MarkSent(ctx context.Context, id int64) error {
 // MarkFailed records that outbox mail id could not be delivered, with the
 // reason. A permanent failure (the relay refused the recipient or the
 // message for good, or the address is one revokd will not write to) marks
-// it failed at once. A temporary one hands it out again after
-// OutboxRetryDelay, doubled with each attempt up to OutboxMaxRetryDelay,
-// or marks it failed once it has had OutboxMaxAttempts attempts. Only a
-// pending mail can fail: failing one already sent or failed returns an
-// error wrapping ErrOutboxState and changes nothing.
+// it failed at once. A temporary one hands it out again after the outbox
+// policy's delay (Options.Outbox), doubled with each attempt, or marks it
+// failed once it has had Options.Outbox.MaxAttempts attempts. Only a mail
+// being sent (claimed) can fail: failing one already sent or failed
+// returns an error wrapping ErrOutboxState and changes nothing.
 func (s *Store) MarkFailed(ctx context.Context, id int64, reason string, permanent bool) error {
-	if len(reason) > maxErrorText {
-		reason = strings.ToValidUTF8(reason[:maxErrorText], "")
+	f := Failure{Kind: Retry, Message: reason}
+	if permanent {
+		f.Kind = Cancel
 	}
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		var (
-			mailID   int64
-			state    string
-			attempts int
-		)
-		err := tx.QueryRowContext(ctx, `SELECT mail_id, state, attempts FROM outbox WHERE id = ?`, id).Scan(&mailID, &state, &attempts)
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("outbox %d: %w", id, ErrNotFound)
-		}
-		if err != nil {
-			return err
-		}
-		if state != OutboxPending {
-			return fmt.Errorf("outbox %d is %s, not pending: %w", id, state, ErrOutboxState)
-		}
 		now := s.now()
-		action := "outbox.retry_scheduled"
-		details := map[string]any{"outboxId": id, "attempt": attempts, "error": reason, "permanent": permanent}
-		if permanent || attempts >= OutboxMaxAttempts {
-			action = "outbox.failed"
-			_, err = tx.ExecContext(ctx, `UPDATE outbox SET state = 'failed', lease_until = NULL, last_error = ? WHERE id = ?`,
-				reason, id)
-		} else {
-			next := formatTime(now.Add(outboxBackoff(attempts)))
-			details["nextAttemptAt"] = next
-			_, err = tx.ExecContext(ctx, `UPDATE outbox SET lease_until = NULL, last_error = ?, next_attempt_at = ? WHERE id = ?`,
-				reason, next, id)
-		}
+		res, err := s.outbox.fail(ctx, tx, now, id, 0, f)
 		if err != nil {
 			return err
+		}
+		var mailID int64
+		if err := tx.QueryRowContext(ctx, `SELECT mail_id FROM outbox WHERE id = ?`, id).Scan(&mailID); err != nil {
+			return err
+		}
+		action := "outbox.retry_scheduled"
+		details := map[string]any{"outboxId": id, "attempt": res.Attempts, "error": boundError(reason), "permanent": permanent}
+		if res.State == stateFailed {
+			action = "outbox.failed"
+		} else {
+			details["nextAttemptAt"] = formatTime(res.NextAttemptAt)
 		}
 		return appendAudit(ctx, tx, now, ActorNotify, action, mailSubject(mailID), details)
 	})
@@ -267,15 +205,6 @@ func (s *Store) MarkFailed(ctx context.Context, id int64, reason string, permane
 		return fmt.Errorf("marking outbox mail %d failed: %w", id, err)
 	}
 	return nil
-}
-
-// outboxBackoff is the wait after the attempts-th temporary failure.
-func outboxBackoff(attempts int) time.Duration {
-	d := OutboxRetryDelay
-	for i := 1; i < attempts && d < OutboxMaxRetryDelay; i++ {
-		d *= 2
-	}
-	return min(d, OutboxMaxRetryDelay)
 }
 
 // OutboxStats counts the outbox's mails by state.
@@ -303,8 +232,8 @@ func (s *Store) OutboxStats(ctx context.Context) (OutboxStats, error) {
 			return st, fmt.Errorf("counting the outbox: %w", err)
 		}
 		switch state {
-		case OutboxPending:
-			st.Pending = n
+		case OutboxPending, OutboxRunning:
+			st.Pending += n
 		case OutboxSent:
 			st.Sent = n
 		case OutboxFailed:
@@ -325,7 +254,7 @@ type OutboxStatus struct {
 	MailID    int64
 	Kind      string
 	To        string
-	State     string // OutboxPending, OutboxSent or OutboxFailed
+	State     string // OutboxPending, OutboxRunning, OutboxSent or OutboxFailed
 	Attempts  int
 	LastError string // the last failure's reason, kept after a later success
 	// NextAttemptAt is when a pending mail is due (for a claimed one: the

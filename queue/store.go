@@ -54,9 +54,11 @@ type Store struct {
 	db   *sql.DB
 	path string
 	opts Options
+	// jobs and outbox are the two leased queues, each with its policy.
+	jobs, outbox leasedQueue
 }
 
-// Default values of Options.
+// Default retry policy of revocation jobs.
 const (
 	// DefaultMaxAttempts: five tries spread over a quarter of an hour with
 	// the default delays ride out a CA signing service restarting, and
@@ -69,20 +71,26 @@ const (
 	DefaultMaxRetryDelay = time.Hour
 )
 
+// DefaultJobRetry is the retry policy of revocation jobs when
+// Options.Jobs is zero.
+var DefaultJobRetry = RetryPolicy{MaxAttempts: DefaultMaxAttempts, RetryDelay: DefaultRetryDelay, MaxRetryDelay: DefaultMaxRetryDelay}
+
+// DefaultOutboxRetry is the retry policy of the outbox when Options.Outbox
+// is zero.
+var DefaultOutboxRetry = RetryPolicy{MaxAttempts: OutboxMaxAttempts, RetryDelay: OutboxRetryDelay, MaxRetryDelay: OutboxMaxRetryDelay}
+
 // Options tune a Store. A nil *Options is the same as the zero value.
 type Options struct {
 	// Now returns the current time. Nil means time.Now; tests give a
 	// fixed clock.
 	Now func() time.Time
-	// MaxAttempts is how many times a revocation job is handed to an
-	// executor before a failure marks it failed for good. Zero means
-	// DefaultMaxAttempts.
-	MaxAttempts int
-	// RetryDelay is the wait before a failed job is handed out again,
-	// doubled after each further failure. Zero means DefaultRetryDelay.
-	RetryDelay time.Duration
-	// MaxRetryDelay caps that wait. Zero means DefaultMaxRetryDelay.
-	MaxRetryDelay time.Duration
+	// Jobs is the retry policy of revocation jobs: how many times a job is
+	// handed to an executor before a failure marks it failed for good, and
+	// the waits between. Zero fields take DefaultJobRetry's.
+	Jobs RetryPolicy
+	// Outbox is the retry policy of the notifications' delivery. Zero
+	// fields take DefaultOutboxRetry's.
+	Outbox RetryPolicy
 }
 
 func (o *Options) withDefaults() Options {
@@ -93,18 +101,8 @@ func (o *Options) withDefaults() Options {
 	if r.Now == nil {
 		r.Now = time.Now
 	}
-	if r.MaxAttempts <= 0 {
-		r.MaxAttempts = DefaultMaxAttempts
-	}
-	if r.RetryDelay <= 0 {
-		r.RetryDelay = DefaultRetryDelay
-	}
-	if r.MaxRetryDelay <= 0 {
-		r.MaxRetryDelay = DefaultMaxRetryDelay
-	}
-	if r.MaxRetryDelay < r.RetryDelay {
-		r.MaxRetryDelay = r.RetryDelay
-	}
+	r.Jobs = r.Jobs.withDefaults(DefaultJobRetry)
+	r.Outbox = r.Outbox.withDefaults(DefaultOutboxRetry)
 	return r
 }
 
@@ -143,6 +141,8 @@ func OpenWith(ctx context.Context, dataDir string, opts *Options) (*Store, error
 		return nil, fmt.Errorf("opening store %s: %w", abs, err)
 	}
 	s := &Store{db: db, path: abs, opts: opts.withDefaults()}
+	s.jobs = leasedQueue{table: "revocation_jobs", noun: "job", finalState: string(JobDone), finishedAt: "done_at", policy: s.opts.Jobs}
+	s.outbox = leasedQueue{table: "outbox", noun: "outbox", finalState: OutboxSent, finishedAt: "sent_at", policy: s.opts.Outbox}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("opening store %s: %w", abs, err)

@@ -55,7 +55,7 @@ func auditVerify(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	if _, ok := parseQueueArgs(fs, args, 0, "", stderr); !ok {
 		return exitUsage
 	}
-	store, code := openQueueStore(ctx, *configPath, nil, stderr)
+	store, code := openQueueStore(ctx, *configPath, stderr)
 	if store == nil {
 		return code
 	}

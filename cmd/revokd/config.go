@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/revokd/revokd/queue"
 )
 
 // Config is revokd.toml. Every key has a default (see defaultConfig and the
@@ -56,7 +58,14 @@ type Config struct {
 		// CAFile is a PEM bundle that verifies the relay's certificate
 		// instead of the system roots.
 		CAFile string `toml:"ca_file"`
+		// The delivery's retry policy (the outbox).
+		retryPolicy
 	} `toml:"smtp"`
+
+	// Queue is the retry policy of revocation jobs, the same for every
+	// sub-command (queue next gives a job up after MaxAttempts, as queue
+	// failed does).
+	Queue retryPolicy `toml:"queue"`
 
 	Store struct {
 		URL string `toml:"url"`
@@ -88,6 +97,25 @@ type Config struct {
 	Form struct {
 		Fields map[string]string `toml:"fields"`
 	} `toml:"form"`
+}
+
+// retryPolicy is the TOML of a queue.RetryPolicy: [queue] for revocation
+// jobs, [smtp] for the outbox.
+type retryPolicy struct {
+	MaxAttempts   int      `toml:"max_attempts"`
+	RetryDelay    duration `toml:"retry_delay"`
+	MaxRetryDelay duration `toml:"max_retry_delay"`
+}
+
+func (p retryPolicy) policy() queue.RetryPolicy {
+	return queue.RetryPolicy{MaxAttempts: p.MaxAttempts, RetryDelay: p.RetryDelay.Duration, MaxRetryDelay: p.MaxRetryDelay.Duration}
+}
+
+// storeOptions are the store's options from the configuration: every
+// sub-command opens the store with them, so that the retry policy is the
+// same whoever claims or fails a job.
+func (c *Config) storeOptions() *queue.Options {
+	return &queue.Options{Jobs: c.Queue.policy(), Outbox: c.SMTP.retryPolicy.policy()}
 }
 
 type duration struct{ time.Duration }
@@ -125,6 +153,8 @@ func defaultConfig() *Config {
 	c.IMAP.ProcessedFolder = "Processed"
 	c.IMAP.RejectedFolder = "Rejected"
 	c.SMTP.Security = "starttls"
+	c.Queue = retryPolicy{queue.DefaultJobRetry.MaxAttempts, duration{queue.DefaultJobRetry.RetryDelay}, duration{queue.DefaultJobRetry.MaxRetryDelay}}
+	c.SMTP.retryPolicy = retryPolicy{queue.DefaultOutboxRetry.MaxAttempts, duration{queue.DefaultOutboxRetry.RetryDelay}, duration{queue.DefaultOutboxRetry.MaxRetryDelay}}
 	c.HTTP.Address = "127.0.0.1:8080"
 	c.Verify.MaxFileBytes = 20 << 20
 	c.Verify.TimeBudget.Duration = 10 * time.Second

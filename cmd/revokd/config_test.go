@@ -16,7 +16,8 @@ func TestExampleConfig(t *testing.T) {
 	}
 	def := defaultConfig()
 	if cfg.IMAP.Security != def.IMAP.Security || cfg.Verify.MaxFileBytes != def.Verify.MaxFileBytes ||
-		cfg.Verify.TimeBudget != def.Verify.TimeBudget || cfg.HTTP.Address != def.HTTP.Address {
+		cfg.Verify.TimeBudget != def.Verify.TimeBudget || cfg.HTTP.Address != def.HTTP.Address ||
+		cfg.Queue != def.Queue || cfg.SMTP.retryPolicy != def.SMTP.retryPolicy {
 		t.Errorf("the example's values differ from the defaults: %+v", cfg)
 	}
 	for k, v := range def.Form.Fields {

@@ -29,9 +29,9 @@ const queueUsage = `usage:
       object, or null when no job is due (exit 0 either way)
   revokd queue done [--config F] [--actor NAME] JOB_ID
       the CA revoked the job's certificate
-  revokd queue failed [--config F] [--actor NAME] [--max-attempts N] [--attempt A] --error TEXT JOB_ID
+  revokd queue failed [--config F] [--actor NAME] [--attempt A] --error TEXT JOB_ID
       the executor could not revoke it: retried later with a doubling
-      wait, marked failed after N attempts (default 5); A is the
+      wait, marked failed after [queue] max_attempts (default 5); A is the
       "attempts" of the job as queue next printed it: the report is
       refused (exit 1) if the job was handed out again since (0: no check)
   revokd queue retry [--config F] [--actor NAME] JOB_ID
@@ -111,15 +111,22 @@ func parseID(s, what string, stderr io.Writer) (int64, bool) {
 
 // openQueueStore opens the store the configuration names, or reports why
 // not and returns the exit code.
-func openQueueStore(ctx context.Context, configPath string, opts *queue.Options, stderr io.Writer) (*queue.Store, int) {
+func openQueueStore(ctx context.Context, configPath string, stderr io.Writer) (*queue.Store, int) {
+	store, _, code := openConfiguredStore(ctx, configPath, stderr)
+	return store, code
+}
+
+// openConfiguredStore is openQueueStore that also returns the
+// configuration.
+func openConfiguredStore(ctx context.Context, configPath string, stderr io.Writer) (*queue.Store, *Config, int) {
 	cfg, err := loadConfig(configPath)
 	if err != nil {
 		fmt.Fprintf(stderr, "revokd: %v\n", err)
-		return nil, exitUsage
+		return nil, nil, exitUsage
 	}
 	if cfg.Store.URL != "" {
 		fmt.Fprintf(stderr, "revokd: store.url %q: postgres store not available yet\n", redactURL(cfg.Store.URL))
-		return nil, exitUsage
+		return nil, nil, exitUsage
 	}
 	// These commands read or act on what the worker stored: an empty store
 	// created here by a wrong --config would answer "nothing to do" for
@@ -128,17 +135,17 @@ func openQueueStore(ctx context.Context, configPath string, opts *queue.Options,
 	if _, err := os.Stat(db); errors.Is(err, os.ErrNotExist) {
 		fmt.Fprintf(stderr, "revokd: no store at %s (data_dir of %s): wrong --config? revokd run creates it\n",
 			db, orDefault(configPath, "the default configuration"))
-		return nil, exitUsage
+		return nil, nil, exitUsage
 	} else if err != nil {
 		fmt.Fprintf(stderr, "revokd: %v\n", err)
-		return nil, exitUsage
+		return nil, nil, exitUsage
 	}
-	store, err := queue.OpenWith(ctx, cfg.DataDir, opts)
+	store, err := queue.OpenWith(ctx, cfg.DataDir, cfg.storeOptions())
 	if err != nil {
 		fmt.Fprintf(stderr, "revokd: %v\n", err)
-		return nil, exitUsage
+		return nil, nil, exitUsage
 	}
-	return store, exitOK
+	return store, cfg, exitOK
 }
 
 // storeFailure reports err and returns its exit code: 1 for what the store
@@ -175,7 +182,7 @@ func queueList(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		}
 		o.State = st
 	}
-	store, code := openQueueStore(ctx, *configPath, nil, stderr)
+	store, code := openQueueStore(ctx, *configPath, stderr)
 	if store == nil {
 		return code
 	}
@@ -253,7 +260,7 @@ func queueShow(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if !ok {
 		return exitUsage
 	}
-	store, code := openQueueStore(ctx, *configPath, nil, stderr)
+	store, code := openQueueStore(ctx, *configPath, stderr)
 	if store == nil {
 		return code
 	}
@@ -410,7 +417,7 @@ func queueNext(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "revokd: --lease %s: must be positive\n", *lease)
 		return exitUsage
 	}
-	store, code := openQueueStore(ctx, *configPath, nil, stderr)
+	store, code := openQueueStore(ctx, *configPath, stderr)
 	if store == nil {
 		return code
 	}
@@ -440,7 +447,7 @@ func queueDone(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if !ok {
 		return exitUsage
 	}
-	store, code := openQueueStore(ctx, *configPath, nil, stderr)
+	store, code := openQueueStore(ctx, *configPath, stderr)
 	if store == nil {
 		return code
 	}
@@ -461,7 +468,7 @@ func queueFailed(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	fs, configPath := queueFlags("failed", stderr)
 	actor := fs.String("actor", queue.ActorExecutor, "`name` recorded in the audit log")
 	message := fs.String("error", "", "what went wrong (required)")
-	maxAttempts := fs.Int("max-attempts", queue.DefaultMaxAttempts, "attempts before the job is marked failed")
+	maxAttempts := fs.Int("max-attempts", 0, "must equal [queue] max_attempts of the configuration when given (the policy lives there, for queue next too)")
 	attempt := fs.Int("attempt", 0, "the job's `attempts` as queue next printed them; 0 reports on whatever attempt runs")
 	pos, ok := parseQueueArgs(fs, args, 1, "job ID", stderr)
 	if !ok {
@@ -479,15 +486,23 @@ func queueFailed(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		fmt.Fprintf(stderr, "revokd: --attempt %d: must be positive, or 0 for no check\n", *attempt)
 		return exitUsage
 	}
-	if *maxAttempts <= 0 {
+	if *maxAttempts < 0 {
 		fmt.Fprintf(stderr, "revokd: --max-attempts %d: must be positive\n", *maxAttempts)
 		return exitUsage
 	}
-	store, code := openQueueStore(ctx, *configPath, &queue.Options{MaxAttempts: *maxAttempts}, stderr)
+	store, cfg, code := openConfiguredStore(ctx, *configPath, stderr)
 	if store == nil {
 		return code
 	}
 	defer store.Close()
+	policy := cfg.storeOptions().Jobs
+	if *maxAttempts != 0 && *maxAttempts != policy.MaxAttempts {
+		// queue next gives up a job whose lease ran out by the
+		// configuration's count: one number, in one place.
+		fmt.Fprintf(stderr, "revokd: --max-attempts %d differs from [queue] max_attempts = %d of the configuration: set max_attempts there\n",
+			*maxAttempts, policy.MaxAttempts)
+		return exitUsage
+	}
 	j, err := store.FailJob(ctx, id, *attempt, *message, *actor)
 	if err != nil {
 		return storeFailure(err, stderr)
@@ -496,7 +511,7 @@ func queueFailed(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		fmt.Fprintf(stdout, "job %d failed after %d attempts: it waits for an operator (revokd queue retry %d)\n", id, j.Attempts, id)
 		return exitOK
 	}
-	fmt.Fprintf(stdout, "job %d: attempt %d of %d failed, next attempt at %s\n", id, j.Attempts, *maxAttempts,
+	fmt.Fprintf(stdout, "job %d: attempt %d of %d failed, next attempt at %s\n", id, j.Attempts, policy.MaxAttempts,
 		j.NextAttemptAt.UTC().Format(time.RFC3339))
 	return exitOK
 }
@@ -512,7 +527,7 @@ func queueRetry(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	if !ok {
 		return exitUsage
 	}
-	store, code := openQueueStore(ctx, *configPath, nil, stderr)
+	store, code := openQueueStore(ctx, *configPath, stderr)
 	if store == nil {
 		return code
 	}

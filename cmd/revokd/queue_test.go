@@ -280,10 +280,11 @@ func TestQueueFailedStaleAttempt(t *testing.T) {
 
 func TestQueueFailedUntilTheLimit(t *testing.T) {
 	f := newQueueFixture(t)
+	f.setConfig(t, "data_dir = \"data\"\n[queue]\nmax_attempts = 1\n")
 	if code, _, _ := f.queue(t, "next", "--config", f.config); code != exitOK {
 		t.Fatal("queue next failed")
 	}
-	code, out, _ := f.queue(t, "failed", "1", "--config", f.config, "--max-attempts", "1", "--error", "certificate unknown to the CA")
+	code, out, _ := f.queue(t, "failed", "1", "--config", f.config, "--error", "certificate unknown to the CA")
 	if code != exitOK || out != "job 1 failed after 1 attempts: it waits for an operator (revokd queue retry 1)\n" {
 		t.Errorf("queue failed on the last attempt: exit %d, %q", code, out)
 	}
@@ -297,6 +298,63 @@ func TestQueueFailedUntilTheLimit(t *testing.T) {
 	if code, out, _ := f.queue(t, "next", "--config", f.config); code != exitOK || !strings.Contains(out, `"attempts":1`) {
 		t.Errorf("queue next after retry: exit %d, %q", code, out)
 	}
+}
+
+func (f *queueFixture) setConfig(t *testing.T, text string) {
+	t.Helper()
+	if err := os.WriteFile(f.config, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// queue next (a lease that ran out) and queue failed (a reported failure)
+// give a job up after the same [queue] max_attempts, and a --max-attempts
+// that disagrees with it is refused rather than undone by the next claim.
+func TestQueueNextAndFailedShareMaxAttempts(t *testing.T) {
+	config := "data_dir = \"data\"\n[queue]\nmax_attempts = 2\nretry_delay = \"1ns\"\nmax_retry_delay = \"1ns\"\n"
+	t.Run("ok/queue-failed", func(t *testing.T) {
+		f := newQueueFixture(t)
+		f.setConfig(t, config)
+		for attempt, want := range []string{"job 1: attempt 1 of 2 failed, next attempt at ", "job 1 failed after 2 attempts"} {
+			if code, out, errOut := f.queue(t, "next", "--config", f.config); code != exitOK || !strings.Contains(out, fmt.Sprintf(`"attempts":%d`, attempt+1)) {
+				t.Fatalf("queue next %d: exit %d, %q %q", attempt+1, code, out, errOut)
+			}
+			code, out, errOut := f.queue(t, "failed", "1", "--config", f.config, "--attempt", fmt.Sprint(attempt+1), "--error", "CA down")
+			if code != exitOK || !strings.HasPrefix(out, want) {
+				t.Fatalf("queue failed %d: exit %d, %q %q, want %q", attempt+1, code, out, errOut, want)
+			}
+		}
+		if code, out, _ := f.queue(t, "next", "--config", f.config); code != exitOK || out != "null\n" {
+			t.Errorf("queue next after the last attempt: exit %d, %q, want null", code, out)
+		}
+	})
+	t.Run("ok/queue-next-lease-ran-out", func(t *testing.T) {
+		f := newQueueFixture(t)
+		f.setConfig(t, config)
+		for attempt := 1; attempt <= 2; attempt++ {
+			if code, out, _ := f.queue(t, "next", "--config", f.config, "--lease", "1ns"); code != exitOK || !strings.Contains(out, fmt.Sprintf(`"attempts":%d`, attempt)) {
+				t.Fatalf("queue next %d: exit %d, %q", attempt, code, out)
+			}
+		}
+		// The second lease ran out on the last attempt the configuration
+		// allows: the job is given up, not handed out a third time.
+		if code, out, _ := f.queue(t, "next", "--config", f.config); code != exitOK || out != "null\n" {
+			t.Errorf("queue next after the last lease: exit %d, %q, want null", code, out)
+		}
+		code, out, _ := f.queue(t, "list", "--json", "--config", f.config, "--state", "queued")
+		if code != exitOK || !strings.Contains(out, `"jobState": "failed"`) || !strings.Contains(out, `"attempts": 2`) {
+			t.Errorf("queue list after the last lease: %s, want the job failed after 2 attempts", out)
+		}
+	})
+	t.Run("fail/max-attempts-flag-disagrees", func(t *testing.T) {
+		f := newQueueFixture(t)
+		f.setConfig(t, config)
+		f.queue(t, "next", "--config", f.config)
+		code, _, errOut := f.queue(t, "failed", "1", "--config", f.config, "--max-attempts", "8", "--error", "x")
+		if code != exitUsage || !strings.Contains(errOut, "[queue] max_attempts = 2") {
+			t.Errorf("queue failed --max-attempts 8: exit %d, %q, want %d naming [queue] max_attempts", code, errOut, exitUsage)
+		}
+	})
 }
 
 func TestQueueErrors(t *testing.T) {

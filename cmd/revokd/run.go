@@ -66,7 +66,7 @@ func newApp(ctx context.Context, cfg *Config, log *slog.Logger, tokenSource func
 	if err != nil {
 		return nil, err
 	}
-	store, err := queue.Open(ctx, cfg.DataDir)
+	store, err := queue.OpenWith(ctx, cfg.DataDir, cfg.storeOptions())
 	if err != nil {
 		return nil, err
 	}
