@@ -157,7 +157,7 @@ func (v *verification) checkPolicy(sc *sigCheck, chain []*x509.Certificate) {
 		sc.fail("policy", PolicyNotAccepted, "the signer certificate carries no accepted policy OID (it has "+have+")")
 		return
 	}
-	for _, ca := range chain[1 : len(chain)-1] {
+	for _, ca := range chain[1:max(1, len(chain)-1)] { // the CAs below the anchor; none when the signer is one
 		if len(ca.Policies) == 0 {
 			continue
 		}
@@ -173,6 +173,9 @@ func (v *verification) checkPolicy(sc *sigCheck, chain []*x509.Certificate) {
 // trust anchor, and returns the source that decided the signer's status.
 func (v *verification) checkRevocation(sc *sigCheck, chain []*x509.Certificate, at time.Time, ev revocation.Evidence) string {
 	var signerSource string
+	if len(chain) == 1 {
+		sc.info("revocation", "the signer certificate is itself a trust anchor: an anchor is trusted as configured, and no revocation status is asked")
+	}
 	for i := 0; i+1 < len(chain); i++ {
 		cert, issuer := chain[i], chain[i+1]
 		res := v.o.Revocation.checker.Check(v.ctx, cert, issuer, at, ev)

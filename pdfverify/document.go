@@ -227,7 +227,12 @@ func (v *verification) documentTimestamps(after int64, lc *laterChanges) bool {
 		covered := make([]byte, 0, br[1]+br[3])
 		covered = append(covered, v.data[:br[1]]...)
 		covered = append(covered, v.data[br[2]:br[2]+br[3]]...)
-		ts, err := cades.VerifyTimestampToken(trimCMS(contents), covered)
+		token, problem := splitContents(contents)
+		if problem != "" {
+			v.docFail("cms.padding", FormatFailure, fmt.Sprintf("document timestamp %q: %s", fl.Name, problem))
+			return false
+		}
+		ts, err := cades.VerifyTimestampToken(token, covered)
 		if err != nil {
 			return fail(err.Error())
 		}

@@ -5,6 +5,7 @@ import (
 	"encoding/asn1"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -64,6 +65,9 @@ type Options struct {
 	MaxFileBytes int64
 	// TimeBudget bounds one verification. Zero: DefaultTimeBudget.
 	TimeBudget time.Duration
+	// Logger receives the verifier's own failures (an internal error
+	// recovered while reading a file), at ERROR. Nil: slog.Default().
+	Logger *slog.Logger
 }
 
 func (o *Options) withDefaults() Options {
@@ -82,6 +86,9 @@ func (o *Options) withDefaults() Options {
 	}
 	if c.TimeBudget == 0 {
 		c.TimeBudget = DefaultTimeBudget
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
 	}
 	if c.Revocation == nil {
 		c.Revocation = &RevocationSource{checker: &revocation.Checker{}}

@@ -51,6 +51,11 @@ const (
 	KeyUsageNotAllowed    SubIndication = "KEY_USAGE_NOT_ALLOWED"
 	Encrypted             SubIndication = "ENCRYPTED"
 	SignerCertificateSwap SubIndication = "SIGNING_CERTIFICATE_MISMATCH"
+
+	// InternalError (INDETERMINATE, not in ETSI EN 319 102-1) says that
+	// the verifier itself failed on this file: a bug to report, never the
+	// file's fault. The file may be genuine; verify it again once fixed.
+	InternalError SubIndication = "INTERNAL_ERROR"
 )
 
 // Outcome is the result of one check.

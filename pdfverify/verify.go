@@ -122,15 +122,15 @@ func Verify(ctx context.Context, data []byte, opts *Options) (*Report, error) {
 	}}
 	func() {
 		defer func() {
-			// QUIRK: the PDF and CMS readers are fuzzed, but one file must
-			// never take the worker down; a panic is a malformed file.
+			// One file must never take the worker down; a panic is a bug
+			// of the verifier, not the file's fault (see internalError).
 			if p := recover(); p != nil {
-				v.docFail("structure", FormatFailure, fmt.Sprintf("the file could not be parsed (internal error: %v)", p))
+				v.internalError(p)
 			}
 		}()
 		v.run()
 	}()
-	if err := ctx.Err(); err != nil && v.report.Indication != TotalFailed {
+	if err := ctx.Err(); err != nil && v.report.Indication != TotalFailed && v.report.SubIndication != InternalError {
 		if parent := context.Cause(ctx); errors.Is(parent, context.Canceled) {
 			return nil, err
 		}
@@ -200,6 +200,9 @@ func (v *verification) run() {
 	v.file = f
 	if f.Encrypted() {
 		v.docFail("encryption", Encrypted, "the PDF is encrypted; a revocation request must not be")
+		return
+	}
+	if !v.checkStructure() {
 		return
 	}
 	v.docPass("structure", "the cross-reference chain and catalog were read")
@@ -403,8 +406,13 @@ func (v *verification) verifySignature(sf sigField) (SignatureReport, *signedVie
 		sc.fail("cms.missing", FormatFailure, "the signature's /Contents is empty or zeroed: there is no CMS to verify")
 		return sr, view
 	}
+	cms, problem := splitContents(contents)
+	if problem != "" {
+		sc.fail("cms.padding", FormatFailure, problem)
+		return sr, view
+	}
 	content := [][]byte{v.data[br[0] : br[0]+br[1]], v.data[br[2] : br[2]+br[3]]}
-	res, err := cades.VerifyParts(trimCMS(contents), content, cades.Options{RequireSigningCertificate: sub == subFilterCAdES})
+	res, err := cades.VerifyParts(cms, content, cades.Options{RequireSigningCertificate: sub == subFilterCAdES})
 	if err != nil {
 		var ce *cades.Error
 		reason := cades.Malformed
@@ -460,31 +468,6 @@ func (v *verification) verifySignature(sf sigField) (SignatureReport, *signedVie
 	ev := revocation.Evidence{CRLs: append(slices.Clone(res.CRLs), dss.crls...), OCSPs: append(slices.Clone(res.OCSPs), dss.ocsps...)}
 	sr.RevocationSource = v.checkRevocation(sc, chain, at, ev)
 	return sr, view
-}
-
-// trimCMS drops the zero padding after a DER-encoded CMS; BER with
-// indefinite length is left as it is.
-func trimCMS(b []byte) []byte {
-	if len(b) < 2 || b[0] != 0x30 {
-		return b
-	}
-	n := int(b[1])
-	hdr := 2
-	if n&0x80 != 0 {
-		k := n & 0x7f
-		if k == 0 || k > 4 || len(b) < 2+k {
-			return b
-		}
-		n = 0
-		for _, c := range b[2 : 2+k] {
-			n = n<<8 | int(c)
-		}
-		hdr += k
-	}
-	if hdr+n > len(b) || hdr+n < 0 {
-		return b
-	}
-	return b[:hdr+n]
 }
 
 func cmsSubIndication(r cades.Reason) SubIndication {

@@ -33,6 +33,10 @@ type Section struct {
 	Stream        bool          // cross-reference stream rather than table
 	XRefStreamNum int           // object number of the cross-reference stream itself (0 for a table)
 	XRefStm       int64         // for a hybrid section, the /XRefStm offset of its stream (0 if none)
+	// FromXRefStm, for a hybrid section, holds the object numbers whose
+	// entry only its /XRefStm stream gives: a reader of PDF 1.4, which
+	// ignores the stream, looks them up in the older sections instead.
+	FromXRefStm map[int]bool
 }
 
 // Entry is one cross-reference entry.
@@ -254,6 +258,10 @@ func (f *File) readTable(off int64, total *int) (Section, error) {
 				return Section{}, formatErr(so, "object %d is both in the cross-reference table at %d and in its /XRefStm stream", n, off)
 			}
 			entries[n] = e
+			if sec.FromXRefStm == nil {
+				sec.FromXRefStm = map[int]bool{}
+			}
+			sec.FromXRefStm[n] = true
 		}
 		sec.XRefStm = so
 	}
