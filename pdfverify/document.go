@@ -146,6 +146,14 @@ func (v *verification) checkCoverage(last *signedView) {
 	}
 	signedSize, _ := last.file.Trailer()["Size"].(int64)
 	lc := &laterChanges{last: last, catRef: signedCatRef, signedSize: signedSize, dss: v.dssEvidence()}
+	if cat, err := last.file.Catalog(); err == nil {
+		if r, ok := cat["Metadata"].(pdfread.Ref); ok {
+			lc.metadataNum = r.Num
+		}
+	}
+	if r, ok := last.file.Trailer()["Info"].(pdfread.Ref); ok {
+		lc.infoNum = r.Num
+	}
 	var err error
 	if lc.signedRefs, err = danglingRefs(last.file, signedSize); err != nil {
 		v.docFail("coverage", FormatFailure, "the signed revision cannot be read whole: "+err.Error())
@@ -187,6 +195,13 @@ type laterChanges struct {
 	tsFields  map[pdfread.Ref]bool
 	// signedRefs are the object numbers the signed revision refers to.
 	signedRefs map[int]bool
+	// metadataNum and infoNum are the signed revision's /Metadata stream
+	// and /Info dictionary (0: none), which may be rewritten in place.
+	metadataNum, infoNum int
+	// reach holds the object numbers reachable from the latest trailer,
+	// once walked; reachAll when the walk was cut short.
+	reach    map[int]bool
+	reachAll bool
 }
 
 // documentTimestamps verifies every document timestamp (ETSI.RFC3161)
@@ -266,6 +281,9 @@ func sameSections(a, b []pdfread.Section) bool {
 // or "" when the change is a DSS update or a document timestamp.
 func (v *verification) laterChange(lc *laterChanges, sec pdfread.Section, num int, e pdfread.Entry) string {
 	if e.Free {
+		if lc.wasNull(num) {
+			return ""
+		}
 		return fmt.Sprintf("deletes object %d", num)
 	}
 	if num == lc.catRef.Num {
@@ -275,7 +293,7 @@ func (v *verification) laterChange(lc *laterChanges, sec pdfread.Section, num in
 			return "rewrites the catalog unreadably"
 		}
 		for _, k := range slices.Sorted(maps.Keys(mergeKeys(before, after))) {
-			if k == "DSS" || (k == "AcroForm" && lc.onlyAppendsTimestamps(before[k], after[k])) {
+			if k == "DSS" || (k == "AcroForm" && lc.onlyAppendsTimestamps(before[k], after[k])) || v.toleratedCatalogKey(k, after[k]) {
 				continue
 			}
 			if !equalObjects(before[k], after[k]) {
@@ -291,6 +309,14 @@ func (v *verification) laterChange(lc *laterChanges, sec pdfread.Section, num in
 		if err1 == nil && err2 == nil && lc.onlyAppendsTimestamps(before, after) {
 			return ""
 		}
+		if lc.wasNull(num) && v.toleratedObject(lc, num) {
+			return "" // a number the signed revision reserved but left free
+		}
+		if num == lc.metadataNum || num == lc.infoNum {
+			if v.toleratedObject(lc, num) {
+				return ""
+			}
+		}
 		return fmt.Sprintf("changes object %d, which the signed revision defines or reserves", num)
 	}
 	if lc.signedRefs[num] {
@@ -302,7 +328,7 @@ func (v *verification) laterChange(lc *laterChanges, sec pdfread.Section, num in
 		}
 		return ""
 	}
-	if lc.dss.refs[num] {
+	if lc.dss.refs[num] || v.toleratedObject(lc, num) {
 		return ""
 	}
 	return fmt.Sprintf("adds object %d, which is neither validation data (DSS) nor a document timestamp", num)
@@ -416,6 +442,11 @@ func (v *verification) readForm(views []*signedView) {
 			return
 		}
 		forms = append(forms, form)
+	}
+	for _, view := range views {
+		if !v.checkAppearances(view) {
+			return
+		}
 	}
 	last := forms[len(forms)-1]
 	for i, f := range forms[:len(forms)-1] {
