@@ -18,7 +18,7 @@ import (
 // entries. What it cannot read becomes U+FFFD, which matches no value.
 type fontDecoder struct {
 	table    [256]rune
-	twoBytes bool            // a composite (Type0) font: two-byte codes
+	twoBytes bool              // a composite (Type0) font: two-byte codes
 	cmap     map[uint32]string // from /ToUnicode
 }
 

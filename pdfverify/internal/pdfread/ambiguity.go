@@ -112,7 +112,7 @@ func (f *File) strayObject() *Ambiguity {
 			continue
 		}
 		return &Ambiguity{Kind: StrayObject, Offset: int64(start), Detail: fmt.Sprintf(
-			"the file holds object %d %d at byte %d, which no cross-reference section lists: a reader that rebuilds the cross-reference would use it",
+			"the file holds object %s %s at byte %d, which no cross-reference section lists: a reader that rebuilds the cross-reference would use it",
 			num, gen, start)}
 	}
 }
