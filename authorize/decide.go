@@ -83,6 +83,33 @@ func (f FormFields) withDefaults() FormFields {
 	return f
 }
 
+// name returns the form's name of field.
+func (f FormFields) name(field Field) string {
+	switch field {
+	case FieldSerial:
+		return f.Serial
+	case FieldReason:
+		return f.Reason
+	case FieldRole:
+		return f.Role
+	case FieldHolderSurname:
+		return f.HolderSurname
+	case FieldHolderGivenName:
+		return f.HolderGivenName
+	case FieldHolderEmail:
+		return f.HolderEmail
+	case FieldSIREN:
+		return f.SIREN
+	case FieldRepresentativeSurname:
+		return f.RepresentativeSurname
+	case FieldRepresentativeGivenName:
+		return f.RepresentativeGivenName
+	case FieldRepresentativeEmail:
+		return f.RepresentativeEmail
+	}
+	return ""
+}
+
 // Options configures Decide.
 type Options struct {
 	// Fields maps meanings to the form's field names; empty names take the
@@ -119,49 +146,59 @@ const (
 	RoleLegalRepresentative = "legal_representative"
 )
 
-// Decision codes. The empty code is a plain acceptance.
-const (
-	CodeNotVerified       = "not_verified"       // the report is not TOTAL_PASSED
-	CodeMissingField      = "missing_field"      // a required form field is empty
-	CodeInvalidField      = "invalid_field"      // the serial or the role cannot be read
-	CodeUnknownReason     = "unknown_reason"     // the reason is not on the CA's list
-	CodeUnknownSerial     = "unknown_serial"     // no registered certificate has that serial
-	CodeForeignCA         = "foreign_ca"         // only other CAs' certificates have it
-	CodeAmbiguousSerial   = "ambiguous_serial"   // several of the CA's certificates have it
-	CodeHolderMismatch    = "holder_mismatch"    // claims to be the holder, is not
-	CodeNotRepresentative = "not_representative" // claims to represent the organisation, is not registered
-	CodeMandateExpired    = "mandate_expired"    // registered, but not at the validation time
-	CodeRoleMismatch      = "role_mismatch"      // is the other role than the one claimed
-	CodeFormMismatch      = "form_mismatch"      // the form's holder data differ from the registry's
-	CodeAlreadyRevoked    = "already_revoked"    // accepted: nothing left to do
-)
-
-// Decision is the outcome of Decide.
+// Decision is the outcome of Decide: a code and the facts behind it,
+// without a word of prose. notify renders it for the sender, the review
+// desk for the operator.
 type Decision struct {
-	// Accepted says the certificate may be revoked (or already is).
-	Accepted bool
-	// AlreadyRevoked is set with Accepted when the registry says the
-	// certificate is revoked already: an idempotent success.
-	AlreadyRevoked bool
-	// Code is "" for a plain acceptance, else one of the Code constants.
-	Code string
+	// Code is CodeAccepted, CodeAlreadyRevoked or the refusal's code.
+	Code Code `json:"code"`
 	// Role is RoleHolder or RoleLegalRepresentative once established.
-	Role string
+	Role string `json:"role,omitempty"`
 	// Serial and IssuerDN name the certificate to revoke, once known.
-	Serial   *big.Int
-	IssuerDN string
+	Serial   *big.Int `json:"serial,omitempty"`
+	IssuerDN string   `json:"issuerDN,omitempty"`
 	// Certificate is the registry's record of it, once found.
-	Certificate *Certificate
+	Certificate *Certificate `json:"certificate,omitempty"`
 	// Reason is the CRL reason code; NoReasonCode says the CRL entry must
 	// carry no reasonCode extension.
-	Reason       revocation.Reason
-	NoReasonCode bool
-	// Fields are the names of the form fields at fault.
-	Fields []string
-	// Message is one French sentence for the sender.
-	Message string
-	// Detail is one English sentence for the operator.
-	Detail string
+	Reason       revocation.Reason `json:"reason"`
+	NoReasonCode bool              `json:"noReasonCode"`
+	// Facts are the form fields at fault, with the registry's values
+	// where they were compared.
+	Facts []Fact `json:"facts,omitempty"`
+	// Signer is the signing certificate, once the report named one.
+	Signer *SignerFacts `json:"signer,omitempty"`
+	// SIREN is the organisation of the certificate to revoke, when the
+	// representatives were looked up (not_representative, mandate_expired).
+	SIREN string `json:"siren,omitempty"`
+	// Representative is the signer's registered mandate that did not
+	// cover the validation time (mandate_expired), or the one acted on.
+	Representative *Representative `json:"representative,omitempty"`
+	// ValidationTime is the time the signature was validated at: the
+	// time mandates are checked against.
+	ValidationTime time.Time `json:"validationTime,omitzero"`
+	// Candidates counts the CA's certificates with the serial
+	// (ambiguous_serial).
+	Candidates int `json:"candidates,omitempty"`
+	// Explanation is an English note for the operator's log when the
+	// report itself could not be read (not_verified); never sent.
+	Explanation string `json:"explanation,omitempty"`
+}
+
+// Accepted reports whether d lets the request through.
+func (d Decision) Accepted() bool { return d.Code.Accepted() }
+
+// AlreadyRevoked reports whether d accepts a certificate that the
+// registry already has revoked.
+func (d Decision) AlreadyRevoked() bool { return d.Code == CodeAlreadyRevoked }
+
+// FormFields returns the form's names of the fields at fault.
+func (d Decision) FormFields() []string {
+	var out []string
+	for _, f := range d.Facts {
+		out = append(out, f.FormField)
+	}
+	return out
 }
 
 // Decide says whether the signer of the verified form in report may revoke
@@ -188,8 +225,8 @@ type Decision struct {
 //   - the role claimed in the form is the role found;
 //   - the form's holder names, e-mail and SIREN (and, for a representative,
 //     the representative's names and e-mail) are the registry's;
-//   - the certificate is not already revoked (if it is, the decision is an
-//     acceptance with AlreadyRevoked set).
+//   - the certificate is not already revoked (if it is, the code is
+//     CodeAlreadyRevoked, an acceptance).
 func Decide(ctx context.Context, report *pdfverify.Report, reg Registry, o Options) (Decision, error) {
 	if err := o.Validate(); err != nil {
 		return Decision{}, fmt.Errorf("authorisation options: %w", err)
@@ -197,65 +234,51 @@ func Decide(ctx context.Context, report *pdfverify.Report, reg Registry, o Optio
 	f := o.Fields.withDefaults()
 
 	if !report.Accepted() {
-		return reject(CodeNotVerified, nil,
-			"La signature du formulaire n’a pas pu être validée ; la demande ne peut pas être traitée.",
-			"the verification report is not TOTAL_PASSED"), nil
+		return Decision{Code: CodeNotVerified, Explanation: "the verification report is not TOTAL_PASSED"}, nil
 	}
 	sig := report.DecisiveSignature()
 	if sig == nil || sig.Signer == nil || sig.ValidationTime.IsZero() {
-		return reject(CodeNotVerified, nil,
-			"La signature du formulaire n’a pas pu être validée ; la demande ne peut pas être traitée.",
-			"the verification report names no signer or no validation time"), nil
+		return Decision{Code: CodeNotVerified, Explanation: "the verification report names no signer or no validation time"}, nil
 	}
 	signer, err := signerCertificate(sig.Signer)
 	if err != nil {
-		return reject(CodeNotVerified, nil,
-			"La signature du formulaire n’a pas pu être validée ; la demande ne peut pas être traitée.",
-			fmt.Sprintf("the signer certificate in the report cannot be read: %v", err)), nil
+		return Decision{Code: CodeNotVerified, Explanation: fmt.Sprintf("the signer certificate in the report cannot be read: %v", err)}, nil
 	}
+	d := Decision{Signer: signerFacts(signer, o.Issuers), ValidationTime: sig.ValidationTime}
 
 	form := func(name string) string { return strings.TrimSpace(report.Form[name]) }
-	var missing []string
-	for _, name := range []string{f.Serial, f.Reason, f.Role, f.HolderSurname, f.HolderGivenName, f.HolderEmail} {
-		if form(name) == "" {
-			missing = append(missing, name)
+	fact := func(field Field) Fact {
+		return Fact{Field: field, FormField: f.name(field), Value: form(f.name(field))}
+	}
+	var missing []Fact
+	for _, field := range []Field{FieldSerial, FieldReason, FieldRole, FieldHolderSurname, FieldHolderGivenName, FieldHolderEmail} {
+		if form(f.name(field)) == "" {
+			missing = append(missing, fact(field))
 		}
 	}
 	if len(missing) > 0 {
-		return reject(CodeMissingField, missing,
-			fmt.Sprintf("Le formulaire est incomplet : %s.", frenchFieldList(f, missing, "vide", "vides")),
-			fmt.Sprintf("required form fields are empty: %s", strings.Join(missing, ", "))), nil
+		return d.refuse(CodeMissingField, missing...), nil
 	}
 	serial, err := ParseSerial(form(f.Serial))
 	if err != nil {
-		return reject(CodeInvalidField, []string{f.Serial},
-			"Le numéro de série indiqué dans le formulaire n’est pas un nombre hexadécimal valide.",
-			fmt.Sprintf("form field %s: %v", f.Serial, err)), nil
+		return d.refuse(CodeInvalidField, fact(FieldSerial)), nil
 	}
 	claimed, ok := parseRole(form(f.Role))
 	if !ok {
-		return reject(CodeInvalidField, []string{f.Role},
-			"La qualité du demandeur doit être « Titulaire » ou « Représentant légal ».",
-			fmt.Sprintf("form field %s: %q is neither Titulaire nor Représentant légal", f.Role, form(f.Role))), nil
+		return d.refuse(CodeInvalidField, fact(FieldRole)), nil
 	}
 	fr, ok := revocation.LookupFrenchReason(form(f.Reason))
 	if !ok {
-		return reject(CodeUnknownReason, []string{f.Reason},
-			"Le motif de révocation indiqué n’est pas dans la liste des motifs du formulaire.",
-			fmt.Sprintf("form field %s: %q is not on the CA's list of reasons", f.Reason, form(f.Reason))), nil
+		return d.refuse(CodeUnknownReason, fact(FieldReason)), nil
 	}
-
-	d := Decision{Serial: serial, Reason: fr.Reason, NoReasonCode: fr.NoReasonCode}
-	hexSerial := FormatSerial(serial)
+	d.Serial, d.Reason, d.NoReasonCode = serial, fr.Reason, fr.NoReasonCode
 
 	all, err := reg.CertificatesBySerial(ctx, serial)
 	if err != nil {
-		return Decision{}, fmt.Errorf("looking up serial %s: %w", hexSerial, err)
+		return Decision{}, fmt.Errorf("looking up serial %s: %w", FormatSerial(serial), err)
 	}
 	if len(all) == 0 {
-		return d.reject(CodeUnknownSerial, []string{f.Serial},
-			fmt.Sprintf("Aucun certificat émis par notre autorité ne porte le numéro de série %s.", hexSerial),
-			fmt.Sprintf("no registered certificate has serial %s", hexSerial)), nil
+		return d.refuse(CodeUnknownSerial, fact(FieldSerial)), nil
 	}
 	var ours []Certificate
 	for _, c := range all {
@@ -265,65 +288,50 @@ func Decide(ctx context.Context, report *pdfverify.Report, reg Registry, o Optio
 	}
 	if len(ours) == 0 {
 		d.IssuerDN = all[0].IssuerDN
-		return d.reject(CodeForeignCA, []string{f.Serial},
-			fmt.Sprintf("Le certificat de numéro de série %s n’a pas été émis par notre autorité ; adressez votre demande à l’autorité qui l’a émis.", hexSerial),
-			fmt.Sprintf("serial %s is registered only for issuers that are not configured CAs (%s)", hexSerial, all[0].IssuerDN)), nil
+		return d.refuse(CodeForeignCA, fact(FieldSerial)), nil
 	}
 	target, ok := pick(ours, signer, form(f.HolderEmail), form(f.SIREN))
 	if !ok {
-		return d.reject(CodeAmbiguousSerial, []string{f.Serial},
-			fmt.Sprintf("Plusieurs certificats portent le numéro de série %s ; un opérateur va examiner votre demande.", hexSerial),
-			fmt.Sprintf("%d certificates of the configured CAs have serial %s and the form does not tell which", len(ours), hexSerial)), nil
+		d.Candidates = len(ours)
+		return d.refuse(CodeAmbiguousSerial, fact(FieldSerial)), nil
 	}
 	d.IssuerDN = target.IssuerDN
 	d.Certificate = &target
 
 	holder := isHolder(signer, target, o.Issuers)
-	var rep *Representative
-	repExpired := false
+	var rep, expired *Representative
 	if target.SIREN != "" {
 		reps, err := reg.RepresentativesBySIREN(ctx, target.SIREN)
 		if err != nil {
 			return Decision{}, fmt.Errorf("looking up representatives of %s: %w", target.SIREN, err)
 		}
-		rep, repExpired = findRepresentative(signer, reps, sig.ValidationTime)
+		rep, expired = findRepresentative(signer, reps, sig.ValidationTime)
 	}
 
-	signerName := signer.CommonName
-	if signer.Email != "" {
-		signerName += " <" + signer.Email + ">"
-	}
-	signerDesc := fmt.Sprintf("signer %q (serial %s)", signerName, FormatSerial(signer.Serial))
 	switch claimed {
 	case RoleHolder:
 		if !holder {
 			if rep != nil {
-				return d.reject(CodeRoleMismatch, []string{f.Role},
-					"Le formulaire indique que le demandeur est le titulaire, mais le signataire est enregistré comme représentant légal : cochez « Représentant légal ».",
-					fmt.Sprintf("the form claims the holder, but %s is a legal representative of %s", signerDesc, target.SIREN)), nil
+				d.SIREN, d.Representative = target.SIREN, rep
+				return d.refuse(CodeRoleMismatch, fact(FieldRole)), nil
 			}
-			return d.reject(CodeHolderMismatch, nil,
-				"Le certificat qui a signé la demande n’appartient pas au titulaire du certificat à révoquer.",
-				fmt.Sprintf("%s is neither the certificate to revoke nor another certificate of its holder (same SERIALNUMBER, SIREN and e-mail)", signerDesc)), nil
+			return d.refuse(CodeHolderMismatch), nil
 		}
 		d.Role = RoleHolder
 	case RoleLegalRepresentative:
 		if rep == nil {
+			d.SIREN = target.SIREN
 			switch {
 			case holder:
-				return d.reject(CodeRoleMismatch, []string{f.Role},
-					"Le formulaire indique un représentant légal, mais le signataire est le titulaire du certificat : cochez « Titulaire ».",
-					fmt.Sprintf("the form claims a legal representative, but %s is the holder", signerDesc)), nil
-			case repExpired:
-				return d.reject(CodeMandateExpired, nil,
-					"Le mandat de représentant légal du signataire ne couvrait pas la date de la signature.",
-					fmt.Sprintf("%s is a registered representative of %s, but no mandate covers %s", signerDesc, target.SIREN, sig.ValidationTime.UTC().Format("2006-01-02T15:04:05Z"))), nil
+				return d.refuse(CodeRoleMismatch, fact(FieldRole)), nil
+			case expired != nil:
+				d.Representative = expired
+				return d.refuse(CodeMandateExpired), nil
 			}
-			return d.reject(CodeNotRepresentative, nil,
-				"Le signataire n’est pas enregistré comme représentant légal de l’entreprise titulaire du certificat.",
-				fmt.Sprintf("%s matches no registered representative of SIREN %q by e-mail and names", signerDesc, target.SIREN)), nil
+			return d.refuse(CodeNotRepresentative), nil
 		}
 		d.Role = RoleLegalRepresentative
+		d.Representative = rep
 	}
 
 	// The representative's fields are checked only when the signer acts as
@@ -332,34 +340,30 @@ func Decide(ctx context.Context, report *pdfverify.Report, reg Registry, o Optio
 	if d.Role == RoleLegalRepresentative {
 		actingRep = rep
 	}
-	mismatched := formMismatches(f, form, target, actingRep)
-	if len(mismatched) > 0 {
-		return d.reject(CodeFormMismatch, mismatched,
-			fmt.Sprintf("Les informations du formulaire ne correspondent pas à celles du certificat à révoquer : %s.", frenchFieldList(f, mismatched, "à vérifier", "à vérifier")),
-			fmt.Sprintf("form fields differ from the registry's record of serial %s: %s", hexSerial, strings.Join(mismatched, ", "))), nil
+	if mismatched := formMismatches(f, form, target, actingRep); len(mismatched) > 0 {
+		return d.refuse(CodeFormMismatch, mismatched...), nil
 	}
 
-	d.Accepted = true
+	d.Code = CodeAccepted
 	if target.Revoked {
-		d.AlreadyRevoked = true
 		d.Code = CodeAlreadyRevoked
-		d.Message = fmt.Sprintf("Le certificat de numéro de série %s est déjà révoqué.", hexSerial)
-		d.Detail = fmt.Sprintf("serial %s of %s is already revoked; nothing to do", hexSerial, target.IssuerDN)
-		return d, nil
 	}
-	d.Message = fmt.Sprintf("Votre demande de révocation du certificat de numéro de série %s est acceptée.", hexSerial)
-	d.Detail = fmt.Sprintf("%s, as %s, may revoke serial %s of %s (%s)", signerDesc, d.Role, hexSerial, target.IssuerDN, fr.Reason)
 	return d, nil
 }
 
-func reject(code string, fields []string, msg, detail string) Decision {
-	return Decision{Code: code, Fields: fields, Message: msg, Detail: detail}
+func (d Decision) refuse(code Code, facts ...Fact) Decision {
+	d.Code, d.Facts = code, facts
+	return d
 }
 
-func (d Decision) reject(code string, fields []string, msg, detail string) Decision {
-	d.Accepted = false
-	d.Code, d.Fields, d.Message, d.Detail = code, fields, msg, detail
-	return d
+// signerFacts summarises the signing certificate for the operator.
+func signerFacts(c Certificate, issuers []*x509.Certificate) *SignerFacts {
+	s := &SignerFacts{Subject: c.SubjectDN, IssuerDN: c.IssuerDN, Email: c.Email, SIREN: c.SIREN,
+		Identity: c.IdentitySerial, NotBefore: c.NotBefore, NotAfter: c.NotAfter, OurCA: issuedBy(c, issuers)}
+	if c.Serial != nil {
+		s.Serial = FormatSerial(c.Serial)
+	}
+	return s
 }
 
 // signerCertificate reads the signer as the registry would: from the
@@ -442,23 +446,22 @@ func isHolder(signer, target Certificate, issuers []*x509.Certificate) bool {
 }
 
 // findRepresentative returns the representative in reps that the signer
-// is, with a mandate covering t; or nil, and whether some representative
-// matched but with no mandate covering t.
-func findRepresentative(signer Certificate, reps []Representative, t time.Time) (*Representative, bool) {
+// is, with a mandate covering t; or nil, and a registered mandate of the
+// signer that does not cover t, if any.
+func findRepresentative(signer Certificate, reps []Representative, t time.Time) (rep, expired *Representative) {
 	email := NormalizeEmail(signer.Email)
 	if email == "" {
-		return nil, false
+		return nil, nil
 	}
-	expired := false
 	for i := range reps {
 		r := reps[i]
 		if NormalizeEmail(r.Email) != email || !namesMatch(signer, r.Surname, r.GivenName) {
 			continue
 		}
 		if r.Covers(t) {
-			return &r, false
+			return &r, nil
 		}
-		expired = true
+		expired = &r
 	}
 	return nil, expired
 }
@@ -505,34 +508,38 @@ func pick(candidates []Certificate, signer Certificate, formEmail, formSIREN str
 
 // formMismatches returns the form fields whose values differ from the
 // registry's record of the certificate (and of the representative, when
-// one signs).
-func formMismatches(f FormFields, form func(string) string, c Certificate, rep *Representative) []string {
-	var bad []string
+// one signs), with both values.
+func formMismatches(f FormFields, form func(string) string, c Certificate, rep *Representative) []Fact {
+	var bad []Fact
+	add := func(field Field, registry string) {
+		bad = append(bad, Fact{Field: field, FormField: f.name(field), Value: form(f.name(field)), Registry: registry})
+	}
 	if c.Surname != "" && c.GivenName != "" {
 		if revocation.Normalize(form(f.HolderSurname)) != revocation.Normalize(c.Surname) {
-			bad = append(bad, f.HolderSurname)
+			add(FieldHolderSurname, c.Surname)
 		}
 		if revocation.Normalize(form(f.HolderGivenName)) != revocation.Normalize(c.GivenName) {
-			bad = append(bad, f.HolderGivenName)
+			add(FieldHolderGivenName, c.GivenName)
 		}
 	} else if !namesMatch(c, form(f.HolderSurname), form(f.HolderGivenName)) {
-		bad = append(bad, f.HolderSurname, f.HolderGivenName)
+		add(FieldHolderSurname, c.CommonName)
+		add(FieldHolderGivenName, c.CommonName)
 	}
 	if NormalizeEmail(form(f.HolderEmail)) != NormalizeEmail(c.Email) {
-		bad = append(bad, f.HolderEmail)
+		add(FieldHolderEmail, c.Email)
 	}
 	if digitsOnly(form(f.SIREN)) != c.SIREN {
-		bad = append(bad, f.SIREN)
+		add(FieldSIREN, c.SIREN)
 	}
 	if rep != nil {
 		if revocation.Normalize(form(f.RepresentativeSurname)) != revocation.Normalize(rep.Surname) {
-			bad = append(bad, f.RepresentativeSurname)
+			add(FieldRepresentativeSurname, rep.Surname)
 		}
 		if revocation.Normalize(form(f.RepresentativeGivenName)) != revocation.Normalize(rep.GivenName) {
-			bad = append(bad, f.RepresentativeGivenName)
+			add(FieldRepresentativeGivenName, rep.GivenName)
 		}
 		if NormalizeEmail(form(f.RepresentativeEmail)) != NormalizeEmail(rep.Email) {
-			bad = append(bad, f.RepresentativeEmail)
+			add(FieldRepresentativeEmail, rep.Email)
 		}
 	}
 	return bad
@@ -564,32 +571,4 @@ func parseRole(s string) (string, bool) {
 		return RoleLegalRepresentative, true
 	}
 	return "", false
-}
-
-// frenchFieldList names fields for the sender, in French.
-func frenchFieldList(f FormFields, fields []string, one, many string) string {
-	labels := map[string]string{
-		f.Serial:                  "numéro de série du certificat",
-		f.Reason:                  "motif de la révocation",
-		f.Role:                    "qualité du demandeur",
-		f.HolderSurname:           "nom du titulaire",
-		f.HolderGivenName:         "prénom du titulaire",
-		f.HolderEmail:             "adresse électronique du titulaire",
-		f.SIREN:                   "SIREN de l’entreprise",
-		f.RepresentativeSurname:   "nom du représentant légal",
-		f.RepresentativeGivenName: "prénom du représentant légal",
-		f.RepresentativeEmail:     "adresse électronique du représentant légal",
-	}
-	names := make([]string, len(fields))
-	for i, name := range fields {
-		names[i] = labels[name]
-		if names[i] == "" {
-			names[i] = name
-		}
-	}
-	state := one
-	if len(fields) > 1 {
-		state = many
-	}
-	return strings.Join(names, ", ") + " (" + state + ")"
 }

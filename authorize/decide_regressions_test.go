@@ -24,8 +24,8 @@ func TestHolderWhoIsAlsoRepresentativeSignsAsHolder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !d.Accepted {
-		t.Errorf("holder who is also a representative, role Titulaire: refused %s %v (%s); want accepted", d.Code, d.Fields, d.Detail)
+	if !d.Accepted() {
+		t.Errorf("holder who is also a representative, role Titulaire: refused %s %v (%s); want accepted", d.Code, d.FormFields(), d.Explanation)
 	}
 }
 
@@ -61,7 +61,7 @@ func TestUnicodeCaseFoldingNeverMatchesAnEmail(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d.Accepted {
+	if d.Accepted() {
 		t.Errorf("signer with e-mail %q accepted as representative %s", CertificateFromX509(signer).Email, karl.email)
 	}
 }

@@ -84,7 +84,7 @@ func TestDecide(t *testing.T) {
 		signer     string
 		form       map[string]string
 		mutate     func(*pdfverify.Report)
-		wantCode   string
+		wantCode   Code
 		wantAccept bool
 		wantRole   string
 		wantFields []string
@@ -185,22 +185,31 @@ func TestDecide(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Decide: %v", err)
 			}
-			if d.Code != tt.wantCode || d.Accepted != tt.wantAccept {
-				t.Fatalf("Decide = {Accepted: %v, Code: %q}, want {Accepted: %v, Code: %q}; detail: %s", d.Accepted, d.Code, tt.wantAccept, tt.wantCode, d.Detail)
+			wantCode := tt.wantCode
+			if wantCode == "" && tt.wantAccept {
+				wantCode = CodeAccepted
+			}
+			if d.Code != wantCode || d.Accepted() != tt.wantAccept {
+				t.Fatalf("Decide = {Accepted: %v, Code: %q}, want {Accepted: %v, Code: %q}; facts: %+v %s", d.Accepted(), d.Code, tt.wantAccept, wantCode, d.Facts, d.Explanation)
 			}
 			if d.Role != tt.wantRole {
 				t.Errorf("Decide Role = %q, want %q", d.Role, tt.wantRole)
 			}
-			if diff := cmp.Diff(tt.wantFields, d.Fields); diff != "" {
+			if diff := cmp.Diff(tt.wantFields, d.FormFields()); diff != "" {
 				t.Errorf("Decide Fields (-want +got):\n%s", diff)
 			}
-			if d.Message == "" || d.Detail == "" {
-				t.Errorf("Decide gave Message %q, Detail %q; want both", d.Message, d.Detail)
+			for _, f := range d.Facts {
+				if f.Field == "" || f.FormField == "" {
+					t.Errorf("Decide gave a fact without its field: %+v", f)
+				}
 			}
-			if d.AlreadyRevoked != (tt.wantCode == CodeAlreadyRevoked) {
-				t.Errorf("Decide AlreadyRevoked = %v, want %v", d.AlreadyRevoked, tt.wantCode == CodeAlreadyRevoked)
+			if !KnownCode(d.Code) {
+				t.Errorf("Decide gave code %q, not in AllCodes", d.Code)
 			}
-			if d.Accepted {
+			if d.AlreadyRevoked() != (wantCode == CodeAlreadyRevoked) {
+				t.Errorf("Decide AlreadyRevoked = %v, want %v", d.AlreadyRevoked(), wantCode == CodeAlreadyRevoked)
+			}
+			if d.Accepted() {
 				want, _ := ParseSerial(tt.form["certificat_numero_serie"])
 				if d.Serial == nil || d.Serial.Cmp(want) != 0 || d.Certificate == nil || d.IssuerDN != d.Certificate.IssuerDN {
 					t.Errorf("Decide named serial %v of %q, want %v", d.Serial, d.IssuerDN, want)
@@ -232,9 +241,9 @@ func TestDecideReasons(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Decide: %v", err)
 		}
-		if !d.Accepted || d.Reason != want.Reason || d.NoReasonCode != want.NoReasonCode {
+		if !d.Accepted() || d.Reason != want.Reason || d.NoReasonCode != want.NoReasonCode {
 			t.Errorf("Decide with reason %q = {Accepted: %v, Code: %q, Reason: %v, NoReasonCode: %v}, want accepted with %v, %v",
-				input, d.Accepted, d.Code, d.Reason, d.NoReasonCode, want.Reason, want.NoReasonCode)
+				input, d.Accepted(), d.Code, d.Reason, d.NoReasonCode, want.Reason, want.NoReasonCode)
 		}
 	}
 }
@@ -252,7 +261,7 @@ func TestDecideFieldMapping(t *testing.T) {
 		HolderEmail: "Demande.titulaire_email", SIREN: "Demande.entreprise_siren",
 	}
 	d, err := Decide(context.Background(), signedReport(f.certs["alice"], form), f.reg, opts)
-	if err != nil || !d.Accepted {
+	if err != nil || !d.Accepted() {
 		t.Fatalf("Decide with mapped fields = %+v, %v; want accepted", d, err)
 	}
 }
@@ -305,7 +314,7 @@ func FuzzDecideForm(f *testing.F) {
 		if err != nil {
 			t.Fatalf("Decide: %v", err)
 		}
-		if d.Accepted {
+		if d.Accepted() {
 			s := FormatSerial(d.Serial)
 			if (s != "1001" && s != "1002" && s != "1003" && s != "4001") || d.Role != RoleHolder {
 				t.Fatalf("Decide accepted serial %s as %s for Alice's signature", s, d.Role)

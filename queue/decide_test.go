@@ -89,7 +89,7 @@ func TestImportThenDecide(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Decide: %v", err)
 	}
-	if !d.Accepted || d.Role != authorize.RoleLegalRepresentative || authorize.FormatSerial(d.Serial) != "1001" {
+	if !d.Accepted() || d.Role != authorize.RoleLegalRepresentative || authorize.FormatSerial(d.Serial) != "1001" {
 		t.Errorf("Decide = %+v, want serial 1001 accepted for a legal representative", d)
 	}
 }

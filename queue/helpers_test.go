@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/revokd/revokd/authorize"
 	"github.com/revokd/revokd/revocation"
 )
 
@@ -78,7 +79,7 @@ func acceptedReq(serial, pdf, form string) RequestOutcome {
 
 func rejectedReq(code, pdf string) RequestOutcome {
 	return RequestOutcome{
-		State: revocation.StateRejected, ReasonCode: code, Reason: "the signature does not verify",
+		State: revocation.StateRejected, ReasonCode: authorize.Code(code), Reason: "the signature does not verify",
 		Serial: "0A1B", AttachmentName: "forged.pdf", PDF: []byte(pdf),
 		ReportJSON: []byte(`{"indication":"TOTAL_FAILED","subIndication":"HASH_FAILURE"}`),
 	}

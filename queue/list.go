@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/revokd/revokd/authorize"
 	"github.com/revokd/revokd/revocation"
 )
 
@@ -18,7 +19,7 @@ import (
 type RequestSummary struct {
 	ID         int64            `json:"id"`
 	State      revocation.State `json:"state"`
-	ReasonCode string           `json:"reasonCode"`
+	ReasonCode authorize.Code   `json:"reasonCode"`
 	Serial     string           `json:"serial"`
 	MessageID  string           `json:"messageId"`
 	ReceivedAt time.Time        `json:"receivedAt"`

@@ -76,11 +76,11 @@ type RequestOutcome struct {
 	// store moves an accepted request to queued when it creates its job.
 	State revocation.State
 	// ReasonCode is "" when accepted (authorize.CodeAlreadyRevoked is
-	// taken too: nothing is queued then), else the machine code of the
-	// rejection: the pdfverify sub-indication in lower case, or the
-	// authorize decision code. A rejection without one is stored with
+	// taken too: nothing is queued then), else the code of the rejection:
+	// authorize.VerificationCode of the report's sub-indication, or the
+	// code of authorize.Decide. A rejection without one is stored with
 	// ReasonCodeUnspecified.
-	ReasonCode string
+	ReasonCode authorize.Code
 	// Reason is one English sentence for the operator.
 	Reason string
 	// Serial is the certificate to revoke, in hexadecimal ("" when
@@ -106,17 +106,25 @@ type RequestOutcome struct {
 	FormSHA256 string
 }
 
-// OutboxMessage is a mail for notify to send.
+// OutboxMessage is a mail for notify to send. The notify package builds
+// them (its Kind constants, and Data rendered by its templates); Body is
+// for text written whole by the caller.
 type OutboxMessage struct {
-	Kind    string // "acknowledgement" | "result"
+	Kind    string
 	To      string
-	Subject string
-	Body    string // text/plain, UTF-8
+	Subject string // the subject of the mail it answers, if any
+	Body    string // text/plain, UTF-8; "" when Data is rendered
+	Data    []byte // JSON for notify's templates
+	// MailID and RequestID tie the mail to the mail it answers and the
+	// request it is about. RecordOutcome fills them in: the outcome's
+	// mail, and its first request.
+	MailID    int64
+	RequestID int64
 }
 
 // ReasonCodeUnspecified is the reason code stored for a rejection that
 // came without one.
-const ReasonCodeUnspecified = "unspecified"
+const ReasonCodeUnspecified authorize.Code = "unspecified"
 
 // ErrInvalidOutcome is wrapped by the errors of RecordOutcome and
 // ArchiveMail that come from the arguments, not from the database: a
@@ -272,10 +280,15 @@ func (s *Store) RecordOutcome(ctx context.Context, o Outcome) error {
 				return fmt.Errorf("request %d of %d: %w", i+1, len(reqs), err)
 			}
 		}
+		first, err := mailRequests(ctx, tx, o.MailID)
+		if err != nil {
+			return err
+		}
 		for _, m := range o.Outbox {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO outbox (mail_id, kind, recipient, subject, body, state,
-				next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)`,
-				o.MailID, m.Kind, m.To, m.Subject, m.Body, formatTime(now), formatTime(now)); err != nil {
+			m.MailID, m.RequestID = o.MailID, first[0]
+			if _, err := tx.ExecContext(ctx, `INSERT INTO outbox (mail_id, request_id, kind, recipient, subject, body, data, state,
+				next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)`,
+				m.MailID, m.RequestID, m.Kind, m.To, m.Subject, m.Body, string(m.Data), formatTime(now), formatTime(now)); err != nil {
 				return fmt.Errorf("queueing the %s to send: %w", m.Kind, err)
 			}
 		}

@@ -59,7 +59,7 @@ func TestRecordOutcome(t *testing.T) {
 		name:       "ok/rejected-without-a-code-is-unspecified",
 		mails:      []mailOutcome{{disp: DispositionRejected, reqs: []RequestOutcome{rejectedReq("", "pdf1")}}},
 		wantStates: []revocation.State{revocation.StateRejected},
-		wantCodes:  []string{ReasonCodeUnspecified},
+		wantCodes:  []string{string(ReasonCodeUnspecified)},
 		wantJobRef: []int64{0},
 	}, {
 		name:       "ok/not-a-request",
@@ -180,7 +180,7 @@ func TestRecordOutcome(t *testing.T) {
 			if tt.wantCodes != nil {
 				var codes []string
 				for i := len(reqs) - 1; i >= 0; i-- {
-					codes = append(codes, reqs[i].ReasonCode)
+					codes = append(codes, string(reqs[i].ReasonCode))
 				}
 				if diff := cmp.Diff(tt.wantCodes, codes); diff != "" {
 					t.Errorf("reason codes (-want +got):\n%s", diff)

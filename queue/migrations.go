@@ -184,4 +184,47 @@ UPDATE outbox SET state = 'running' WHERE state = 'pending' AND lease_until IS N
 DROP INDEX outbox_pending;
 CREATE INDEX outbox_claimable ON outbox (next_attempt_at, id) WHERE state IN ('pending', 'running');
 `},
+	{4, "notifications", `
+-- The outbox learns the mails that answer no single incoming mail
+-- (operator alerts: mail_id NULL), the request a mail is about
+-- (request_id: its reference number), the facts its template is rendered
+-- from (data, JSON; body stays '' for such rows until sent), and a
+-- suppressed state for answers held back by the abuse limits.
+CREATE TABLE outbox_new (
+	id              INTEGER PRIMARY KEY,
+	mail_id         INTEGER REFERENCES mails (id),
+	request_id      INTEGER REFERENCES requests (id),
+	kind            TEXT NOT NULL,
+	recipient       TEXT NOT NULL,
+	subject         TEXT NOT NULL,
+	body            TEXT NOT NULL,
+	data            TEXT NOT NULL DEFAULT '',
+	state           TEXT NOT NULL,   -- pending | running | sent | failed | suppressed
+	attempts        INTEGER NOT NULL DEFAULT 0,
+	next_attempt_at TEXT NOT NULL,
+	lease_until     TEXT,
+	last_error      TEXT NOT NULL DEFAULT '',
+	created_at      TEXT NOT NULL,
+	updated_at      TEXT NOT NULL DEFAULT '',
+	sent_at         TEXT
+);
+INSERT INTO outbox_new (id, mail_id, kind, recipient, subject, body, state, attempts, next_attempt_at, lease_until,
+	last_error, created_at, updated_at, sent_at)
+	SELECT id, mail_id, kind, recipient, subject, body, state, attempts, next_attempt_at, lease_until,
+		last_error, created_at, updated_at, sent_at FROM outbox;
+DROP TABLE outbox;
+ALTER TABLE outbox_new RENAME TO outbox;
+CREATE INDEX outbox_claimable ON outbox (next_attempt_at, id) WHERE state IN ('pending', 'running');
+CREATE INDEX outbox_mail ON outbox (mail_id);
+CREATE INDEX outbox_request ON outbox (request_id) WHERE request_id IS NOT NULL;
+-- The abuse limits count what was sent lately, by recipient and domain.
+CREATE INDEX outbox_sent ON outbox (sent_at) WHERE state = 'sent';
+
+-- The items operators were alerted about, each once (see notify's alerts).
+CREATE TABLE alerted (
+	item       TEXT PRIMARY KEY,  -- "review:REQUEST", "execution:JOB", "job-failed:JOB:ATTEMPTS", "outbox-failed:ID"
+	outbox_id  INTEGER,           -- the first digest row that named it
+	alerted_at TEXT NOT NULL
+);
+`},
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -46,16 +47,30 @@ const (
 	// address revokd will not write to), or every attempt failed. An
 	// operator sees it in `revokd queue show`.
 	OutboxFailed = "failed"
+	// OutboxSuppressed: held back by the abuse limits (too many answers
+	// to that address or domain lately, or a second "not a request" the
+	// same day), with the reason in last_error. Never sent.
+	OutboxSuppressed = "suppressed"
 )
 
 // OutboxRow is a mail of the outbox handed to a sender by ClaimOutbox.
 type OutboxRow struct {
-	ID       int64
-	MailID   int64 // the mail it answers
-	Kind     string
-	To       string
-	Subject  string
-	Body     string // text/plain, UTF-8
+	ID     int64
+	MailID int64 // the mail it answers; 0 for operator alerts
+	// RequestID is the request the mail is about (its reference number);
+	// 0 for operator alerts.
+	RequestID int64
+	// RequestIDs are the requests of MailID, in the order they were
+	// recorded (one per PDF examined, or the one not-a-request row).
+	RequestIDs []int64
+	Kind       string
+	To         string
+	Subject    string
+	// Body is the text to send (text/plain, UTF-8) for rows written as
+	// text; Data is the JSON the notify package renders its templates
+	// from, for the others (Body then is "").
+	Body string
+	Data string
 	Attempts int    // times handed to a sender, this one included
 	// LeaseUntil is when the row is handed out again if the sender
 	// neither marks it sent nor failed.
@@ -67,17 +82,19 @@ type OutboxRow struct {
 	OriginalMessageID string
 }
 
-const outboxColumns = `id, mail_id, kind, recipient, subject, body, attempts, lease_until, created_at`
+const outboxColumns = `id, mail_id, request_id, kind, recipient, subject, body, data, attempts, lease_until, created_at`
 
 func scanOutbox(row scanner) (OutboxRow, error) {
 	var (
-		o       OutboxRow
-		lease   sql.NullString
-		created string
+		o                 OutboxRow
+		mailID, requestID sql.NullInt64
+		lease             sql.NullString
+		created           string
 	)
-	if err := row.Scan(&o.ID, &o.MailID, &o.Kind, &o.To, &o.Subject, &o.Body, &o.Attempts, &lease, &created); err != nil {
+	if err := row.Scan(&o.ID, &mailID, &requestID, &o.Kind, &o.To, &o.Subject, &o.Body, &o.Data, &o.Attempts, &lease, &created); err != nil {
 		return o, err
 	}
+	o.MailID, o.RequestID = mailID.Int64, requestID.Int64
 	var err error
 	if o.LeaseUntil, err = parseNullTime(lease); err != nil {
 		return o, fmt.Errorf("outbox %d: %w", o.ID, err)
@@ -111,10 +128,10 @@ func (s *Store) ClaimOutbox(ctx context.Context, lease time.Duration) (*OutboxRo
 		}
 		for _, a := range abandoned {
 			var mailID int64
-			if err := tx.QueryRowContext(ctx, `SELECT mail_id FROM outbox WHERE id = ?`, a.id).Scan(&mailID); err != nil {
+			if err := tx.QueryRowContext(ctx, `SELECT IFNULL(mail_id, 0) FROM outbox WHERE id = ?`, a.id).Scan(&mailID); err != nil {
 				return err
 			}
-			if err := appendAudit(ctx, tx, now, ActorNotify, "outbox.failed", mailSubject(mailID), map[string]any{
+			if err := appendAudit(ctx, tx, now, ActorNotify, "outbox.failed", outboxSubject(mailID, a.id), map[string]any{
 				"outboxId": a.id, "attempts": a.attempts, "error": s.outbox.abandonedError(), "permanent": false,
 			}); err != nil {
 				return err
@@ -127,11 +144,16 @@ func (s *Store) ClaimOutbox(ctx context.Context, lease time.Duration) (*OutboxRo
 		if err != nil {
 			return err
 		}
-		if err := tx.QueryRowContext(ctx, `SELECT message_id FROM mails WHERE id = ?`, o.MailID).Scan(&o.OriginalMessageID); err != nil {
-			return fmt.Errorf("reading mail %d: %w", o.MailID, err)
+		if o.MailID != 0 {
+			if err := tx.QueryRowContext(ctx, `SELECT message_id FROM mails WHERE id = ?`, o.MailID).Scan(&o.OriginalMessageID); err != nil {
+				return fmt.Errorf("reading mail %d: %w", o.MailID, err)
+			}
+			if o.RequestIDs, err = mailRequests(ctx, tx, o.MailID); err != nil {
+				return err
+			}
 		}
 		out = &o
-		return appendAudit(ctx, tx, now, ActorNotify, "outbox.claimed", mailSubject(o.MailID), map[string]any{
+		return appendAudit(ctx, tx, now, ActorNotify, "outbox.claimed", outboxSubject(o.MailID, o.ID), map[string]any{
 			"outboxId": o.ID, "kind": o.Kind, "attempt": o.Attempts, "leaseUntil": formatTime(c.leaseUntil),
 		})
 	})
@@ -156,10 +178,10 @@ func (s *Store) MarkSent(ctx context.Context, id int64) error {
 			mailID   int64
 			attempts int
 		)
-		if err := tx.QueryRowContext(ctx, `SELECT mail_id, attempts FROM outbox WHERE id = ?`, id).Scan(&mailID, &attempts); err != nil {
+		if err := tx.QueryRowContext(ctx, `SELECT IFNULL(mail_id, 0), attempts FROM outbox WHERE id = ?`, id).Scan(&mailID, &attempts); err != nil {
 			return err
 		}
-		return appendAudit(ctx, tx, now, ActorNotify, "outbox.sent", mailSubject(mailID), map[string]any{
+		return appendAudit(ctx, tx, now, ActorNotify, "outbox.sent", outboxSubject(mailID, id), map[string]any{
 			"outboxId": id, "attempts": attempts, "previousState": previous,
 		})
 	})
@@ -189,7 +211,7 @@ func (s *Store) MarkFailed(ctx context.Context, id int64, reason string, permane
 			return err
 		}
 		var mailID int64
-		if err := tx.QueryRowContext(ctx, `SELECT mail_id FROM outbox WHERE id = ?`, id).Scan(&mailID); err != nil {
+		if err := tx.QueryRowContext(ctx, `SELECT IFNULL(mail_id, 0) FROM outbox WHERE id = ?`, id).Scan(&mailID); err != nil {
 			return err
 		}
 		action := "outbox.retry_scheduled"
@@ -199,7 +221,7 @@ func (s *Store) MarkFailed(ctx context.Context, id int64, reason string, permane
 		} else {
 			details["nextAttemptAt"] = formatTime(res.NextAttemptAt)
 		}
-		return appendAudit(ctx, tx, now, ActorNotify, action, mailSubject(mailID), details)
+		return appendAudit(ctx, tx, now, ActorNotify, action, outboxSubject(mailID, id), details)
 	})
 	if err != nil {
 		return fmt.Errorf("marking outbox mail %d failed: %w", id, err)
@@ -209,9 +231,10 @@ func (s *Store) MarkFailed(ctx context.Context, id int64, reason string, permane
 
 // OutboxStats counts the outbox's mails by state.
 type OutboxStats struct {
-	Pending int // waiting, or being sent
-	Sent    int
-	Failed  int
+	Pending    int // waiting, or being sent
+	Sent       int
+	Failed     int
+	Suppressed int // held back by the abuse limits
 }
 
 // OutboxStats counts the outbox's mails by state, for metrics and for
@@ -238,6 +261,8 @@ func (s *Store) OutboxStats(ctx context.Context) (OutboxStats, error) {
 			st.Sent = n
 		case OutboxFailed:
 			st.Failed = n
+		case OutboxSuppressed:
+			st.Suppressed = n
 		default:
 			return st, fmt.Errorf("counting the outbox: unknown state %q", state)
 		}
@@ -270,7 +295,7 @@ func (s *Store) Outbox(ctx context.Context, id int64) (OutboxStatus, error) {
 		next string
 		sent sql.NullString
 	)
-	err := s.db.QueryRowContext(ctx, `SELECT id, mail_id, kind, recipient, state, attempts, last_error, next_attempt_at, sent_at
+	err := s.db.QueryRowContext(ctx, `SELECT id, IFNULL(mail_id, 0), kind, recipient, state, attempts, last_error, next_attempt_at, sent_at
 		FROM outbox WHERE id = ?`, id).Scan(&o.ID, &o.MailID, &o.Kind, &o.To, &o.State, &o.Attempts, &o.LastError, &next, &sent)
 	if errors.Is(err, sql.ErrNoRows) {
 		return o, fmt.Errorf("outbox %d: %w", id, ErrNotFound)
@@ -285,4 +310,144 @@ func (s *Store) Outbox(ctx context.Context, id int64) (OutboxStatus, error) {
 		return o, fmt.Errorf("outbox %d: %w", id, err)
 	}
 	return o, nil
+}
+
+// outboxSubject is the audit subject of outbox row id: its mail's, so
+// that `revokd queue show` finds it, or the row's own for a mail that
+// answers none (operator alerts).
+func outboxSubject(mailID, id int64) string {
+	if mailID != 0 {
+		return mailSubject(mailID)
+	}
+	return fmt.Sprintf("outbox:%d", id)
+}
+
+// mailRequests returns the ids of mailID's requests, in recording order.
+func mailRequests(ctx context.Context, tx *sql.Tx, mailID int64) ([]int64, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT id FROM requests WHERE mail_id = ? ORDER BY id`, mailID)
+	if err != nil {
+		return nil, fmt.Errorf("reading the requests of mail %d: %w", mailID, err)
+	}
+	defer rows.Close()
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
+// MarkSuppressed records that outbox mail id is held back by the abuse
+// limits, with the reason, and is never to be sent. Only a mail waiting
+// to be sent, or being sent, can be suppressed (ErrOutboxState
+// otherwise).
+func (s *Store) MarkSuppressed(ctx context.Context, id int64, reason string) error {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var (
+			mailID int64
+			state  string
+		)
+		err := tx.QueryRowContext(ctx, `SELECT IFNULL(mail_id, 0), state FROM outbox WHERE id = ?`, id).Scan(&mailID, &state)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("outbox %d: %w", id, ErrNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		if state != OutboxPending && state != OutboxRunning {
+			return fmt.Errorf("outbox %d is %s, not waiting to be sent: %w", id, state, ErrOutboxState)
+		}
+		now := s.now()
+		if _, err := tx.ExecContext(ctx, `UPDATE outbox SET state = 'suppressed', lease_until = NULL, last_error = ?, updated_at = ?
+			WHERE id = ?`, reason, formatTime(now), id); err != nil {
+			return err
+		}
+		return appendAudit(ctx, tx, now, ActorNotify, "outbox.suppressed", outboxSubject(mailID, id), map[string]any{
+			"outboxId": id, "reason": reason,
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("suppressing outbox mail %d: %w", id, err)
+	}
+	return nil
+}
+
+// SentQuery selects the outbox mails sent since a time, for the abuse
+// limits: to one address (case-insensitive), to one domain, or all, and
+// of some kinds only (none: every kind).
+type SentQuery struct {
+	Since  time.Time
+	To     string
+	Domain string
+	Kinds  []string
+}
+
+// CountSent counts the mails q selects that the relay accepted.
+func (s *Store) CountSent(ctx context.Context, q SentQuery) (int, error) {
+	where := []string{`state = 'sent'`, `sent_at >= ?`}
+	args := []any{formatTime(q.Since)}
+	if q.To != "" {
+		where = append(where, `lower(recipient) = lower(?)`)
+		args = append(args, q.To)
+	}
+	if q.Domain != "" {
+		where = append(where, `lower(substr(recipient, instr(recipient, '@') + 1)) = lower(?)`)
+		args = append(args, q.Domain)
+	}
+	if len(q.Kinds) > 0 {
+		where = append(where, `kind IN (?`+strings.Repeat(`, ?`, len(q.Kinds)-1)+`)`)
+		for _, k := range q.Kinds {
+			args = append(args, k)
+		}
+	}
+	var n int
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM outbox WHERE `+strings.Join(where, " AND "), args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("counting the mails sent: %w", err)
+	}
+	return n, nil
+}
+
+// Enqueue adds mails to the outbox outside of a mail's outcome (an
+// operator's decision, an alert), each with its audit row, in one
+// transaction. Callers that change a request's state should rather add
+// the mails in the transaction of that change (EnqueueTx).
+func (s *Store) Enqueue(ctx context.Context, actor string, msgs ...OutboxMessage) ([]int64, error) {
+	var ids []int64
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		ids, err = EnqueueTx(ctx, tx, s.now(), actor, msgs...)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("queueing notifications: %w", err)
+	}
+	return ids, nil
+}
+
+// EnqueueTx adds mails to the outbox inside tx, with an audit row each,
+// so that they commit with the state change they announce.
+func EnqueueTx(ctx context.Context, tx *sql.Tx, now time.Time, actor string, msgs ...OutboxMessage) ([]int64, error) {
+	ids := make([]int64, 0, len(msgs))
+	for _, m := range msgs {
+		if m.Kind == "" || m.To == "" {
+			return nil, fmt.Errorf("outbox message without kind or recipient: %w", ErrInvalidOutcome)
+		}
+		var id int64
+		if err := tx.QueryRowContext(ctx, `INSERT INTO outbox (mail_id, request_id, kind, recipient, subject, body, data, state,
+			next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?) RETURNING id`,
+			nullID(m.MailID), nullID(m.RequestID), m.Kind, m.To, m.Subject, m.Body, string(m.Data),
+			formatTime(now), formatTime(now), formatTime(now)).Scan(&id); err != nil {
+			return nil, fmt.Errorf("queueing the %s to send: %w", m.Kind, err)
+		}
+		if err := appendAudit(ctx, tx, now, actor, "outbox.queued", outboxSubject(m.MailID, id), map[string]any{
+			"outboxId": id, "kind": m.Kind, "requestId": m.RequestID,
+		}); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, nil
 }

@@ -58,7 +58,7 @@ func TestClaimOutboxAndMarkSent(t *testing.T) {
 
 	clk.Advance(time.Second)
 	o := claimOutbox(t, s, 5*time.Minute)
-	want := &OutboxRow{ID: 1, MailID: mail1, Kind: "acknowledgement", To: "holder@example.fr", Subject: "Accusé de réception",
+	want := &OutboxRow{ID: 1, MailID: mail1, RequestID: 1, RequestIDs: []int64{1}, Kind: "acknowledgement", To: "holder@example.fr", Subject: "Accusé de réception",
 		Body: "Bonjour", Attempts: 1, LeaseUntil: clk.Now().Add(5 * time.Minute), CreatedAt: created,
 		OriginalMessageID: "<1@example.fr>"}
 	if diff := cmp.Diff(want, o); diff != "" {
