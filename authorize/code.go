@@ -51,11 +51,11 @@ func (c Code) Accepted() bool { return c == CodeAccepted || c == CodeAlreadyRevo
 
 // ReasonCode is c as the store's reason code of a request: "" for a plain
 // acceptance (a contract of `revokd queue list --json`), else c itself.
-func (c Code) ReasonCode() string {
+func (c Code) ReasonCode() Code {
 	if c == CodeAccepted {
 		return ""
 	}
-	return string(c)
+	return c
 }
 
 // ParseReasonCode reads a stored reason code back: "" is CodeAccepted.

@@ -41,16 +41,16 @@ func TestCodes(t *testing.T) {
 	for _, tc := range []struct {
 		code     Code
 		accepted bool
-		stored   string
+		stored   Code
 	}{
 		{CodeAccepted, true, ""},
 		{CodeAlreadyRevoked, true, "already_revoked"},
 		{CodeFormMismatch, false, "form_mismatch"},
 		{CodeHashFailure, false, "hash_failure"},
 	} {
-		if tc.code.Accepted() != tc.accepted || tc.code.ReasonCode() != tc.stored || ParseReasonCode(tc.stored) != tc.code {
+		if tc.code.Accepted() != tc.accepted || tc.code.ReasonCode() != tc.stored || ParseReasonCode(string(tc.stored)) != tc.code {
 			t.Errorf("%q: Accepted %v ReasonCode %q ParseReasonCode %q; want %v %q", tc.code, tc.code.Accepted(),
-				tc.code.ReasonCode(), ParseReasonCode(tc.stored), tc.accepted, tc.stored)
+				tc.code.ReasonCode(), ParseReasonCode(string(tc.stored)), tc.accepted, tc.stored)
 		}
 	}
 }

@@ -110,3 +110,5 @@ func (nopStore) MarkSent(ctx context.Context, id int64) error { return nil }
 func (nopStore) MarkFailed(ctx context.Context, id int64, reason string, permanent bool) error {
 	return nil
 }
+func (nopStore) MarkSuppressed(ctx context.Context, id int64, reason string) error { return nil }
+func (nopStore) CountSent(ctx context.Context, q queue.SentQuery) (int, error)    { return 0, nil }

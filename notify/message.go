@@ -67,7 +67,23 @@ func (r *sender) compose(row *queue.OutboxRow) (*message, error) {
 	if err != nil {
 		return nil, err
 	}
-	body := normaliseBody(row.Body)
+	subject, body := row.Subject, row.Body
+	if row.Data != "" {
+		m, err := DecodeMessage(row.Data)
+		if err != nil {
+			return nil, refuse("%v", err)
+		}
+		ref := row.RequestID
+		if ref == 0 && len(row.RequestIDs) > 0 {
+			ref = row.RequestIDs[0]
+		}
+		out, err := r.templates.Render(m, ref, row.RequestIDs, r.Now())
+		if err != nil {
+			return nil, refuse("rendering the %s: %v", m.Kind, err)
+		}
+		subject, body = out.Subject, out.Body
+	}
+	body = normaliseBody(body)
 	if len(body) > maxBodyBytes {
 		return nil, refuse("body of %d bytes exceeds %d", len(body), maxBodyBytes)
 	}
@@ -88,7 +104,7 @@ func (r *sender) compose(row *queue.OutboxRow) (*message, error) {
 	}
 	h.SetMessageID(r.messageID(row))
 	h.SetDate(r.Now())
-	h.SetSubject(cleanSubject(row.Subject))
+	h.SetSubject(cleanSubject(subject))
 	h.SetAddressList("To", []*gomail.Address{{Address: to}})
 	h.SetAddressList("From", []*gomail.Address{r.from})
 

@@ -59,6 +59,10 @@ type Store interface {
 	// MarkFailed records a failed delivery: retried later, unless
 	// permanent or the mail has had all its attempts.
 	MarkFailed(ctx context.Context, id int64, reason string, permanent bool) error
+	// MarkSuppressed records a mail held back by the limits.
+	MarkSuppressed(ctx context.Context, id int64, reason string) error
+	// CountSent counts the mails sent lately, for the limits.
+	CountSent(ctx context.Context, q queue.SentQuery) (int, error)
 }
 
 // Security is how the connection to the relay is protected.
@@ -125,6 +129,13 @@ type Sender struct {
 	// LocalName is the name given in EHLO. Empty means the domain of
 	// From.
 	LocalName string
+	// Templates render the mails written as data (every mail but those
+	// of an older revokd, written as text). Nil means DefaultTemplates
+	// with the desk's address.
+	Templates *Templates
+	// Limits bound the answers to senders; the zero value means
+	// DefaultLimits.
+	Limits Limits
 	// Logger receives one line per delivery. Nil means no logging.
 	Logger *slog.Logger
 	// Now gives the Date header. Nil means time.Now.
@@ -139,6 +150,8 @@ type Sender struct {
 // sender is a Sender with its defaults filled in and checked.
 type sender struct {
 	Sender
+	templates  *Templates
+	limits     Limits
 	from       *mail.Address
 	fromDomain string
 	host       string
@@ -203,6 +216,15 @@ func (s *Sender) resolve() (*sender, error) {
 	r.fromDomain = strings.ToLower(r.from.Address[at+1:])
 	if r.LocalName == "" {
 		r.LocalName = r.fromDomain
+	}
+	r.templates = r.Templates
+	if r.templates == nil {
+		if r.templates, err = LoadTemplates("", TextConfig{Desk: r.from.Address}); err != nil {
+			return nil, fmt.Errorf("notify: %w", err)
+		}
+	}
+	if r.limits, err = r.Limits.withDefaults(); err != nil {
+		return nil, fmt.Errorf("notify: %w", err)
 	}
 	if r.TLSConfig != nil {
 		r.tlsConfig = r.TLSConfig.Clone()
@@ -292,6 +314,15 @@ func (r *sender) sendNext(ctx context.Context) (bool, error) {
 	markCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), markTimeout)
 	defer cancel()
 
+	why, err := r.limits.suppression(ctx, r.Store, row, r.Now())
+	if err != nil {
+		// The mail stays claimed and is tried again after its lease.
+		return true, fmt.Errorf("checking the limits for outbox %d: %w", row.ID, err)
+	}
+	if why != "" {
+		log.WarnContext(ctx, "notification suppressed by the abuse limits", "reason", why)
+		return true, r.Store.MarkSuppressed(markCtx, row.ID, why)
+	}
 	msg, err := r.compose(row)
 	if err != nil {
 		log.WarnContext(ctx, "notification refused", "err", err)

@@ -27,6 +27,7 @@ import (
 
 	"github.com/revokd/revokd/authorize"
 	"github.com/revokd/revokd/ingest"
+	"github.com/revokd/revokd/notify"
 	"github.com/revokd/revokd/pdfverify"
 	"github.com/revokd/revokd/queue"
 	"github.com/revokd/revokd/revocation"
@@ -242,26 +243,26 @@ func (w *Worker) decide(ctx context.Context, m *ingest.Mail, h mailHeader, recei
 	if auto != "" {
 		to = ""
 	}
-	notRequest := func(d queue.Disposition, why string) queue.Outcome {
+	notRequest := func(d queue.Disposition, code notify.NotRequestWhy, why string) queue.Outcome {
 		o := queue.Outcome{Disposition: d, NotARequest: why}
 		if to != "" {
-			o.Outbox = append(o.Outbox, notARequestReply(to, h.subject, why))
+			o.Outbox = append(o.Outbox, notify.NotARequest(to, code))
 		}
 		return o
 	}
 	if m.OverCap {
-		return notRequest(queue.DispositionRejected, fmt.Sprintf("over the size cap (%d bytes)", m.Size)), nil
+		return notRequest(queue.DispositionRejected, notify.WhyOverSize, fmt.Sprintf("over the size cap (%d bytes)", m.Size)), nil
 	}
 	msg, err := ingest.ParseMessage(bytes.NewReader(m.Raw), w.cfg.Limits)
 	if err != nil {
-		return notRequest(queue.DispositionRejected, "unreadable mail: "+err.Error()), nil
+		return notRequest(queue.DispositionRejected, notify.WhyUnreadable, "unreadable mail: "+err.Error()), nil
 	}
 	pdfs := distinctPDFs(msg.Attachments)
 	if len(pdfs) == 0 {
 		if auto != "" {
 			return queue.Outcome{Disposition: queue.DispositionProcessed, NotARequest: auto}, nil
 		}
-		return notRequest(queue.DispositionProcessed, "no PDF attached"), nil
+		return notRequest(queue.DispositionProcessed, notify.WhyNoPDF, "no PDF attached"), nil
 	}
 	if len(pdfs) > maxPDFsPerMail {
 		w.log.WarnContext(ctx, "mail carries too many PDFs; only the first are examined", "uid", m.UID, "pdfs", len(pdfs), "examined", maxPDFsPerMail)
@@ -269,7 +270,7 @@ func (w *Worker) decide(ctx context.Context, m *ingest.Mail, h mailHeader, recei
 	}
 
 	out := queue.Outcome{Disposition: queue.DispositionRejected}
-	var answers []answer
+	var answers []notify.Item
 	for _, a := range pdfs {
 		r, ans, err := w.request(ctx, a, received)
 		if err != nil {
@@ -282,7 +283,7 @@ func (w *Worker) decide(ctx context.Context, m *ingest.Mail, h mailHeader, recei
 		answers = append(answers, ans)
 	}
 	if to != "" {
-		out.Outbox = append(out.Outbox, acknowledgement(to, h.subject, received), result(to, h.subject, answers))
+		out.Outbox = append(out.Outbox, notify.Acknowledgement(to, received), notify.Result(to, answers))
 	}
 	return out, nil
 }
@@ -312,7 +313,7 @@ func distinctPDFs(as []ingest.Attachment) []pdfPart {
 // request verifies one attachment and decides on it. Its error is
 // retryable (the registry could not be read, or the revocation status is
 // unknown within the retry window).
-func (w *Worker) request(ctx context.Context, a pdfPart, received time.Time) (queue.RequestOutcome, answer, error) {
+func (w *Worker) request(ctx context.Context, a pdfPart, received time.Time) (queue.RequestOutcome, notify.Item, error) {
 	r := queue.RequestOutcome{AttachmentName: a.FileName, PDF: a.Data}
 	r.PDFSHA256 = a.sha256
 	var rep *pdfverify.Report
@@ -323,7 +324,7 @@ func (w *Worker) request(ctx context.Context, a pdfPart, received time.Time) (qu
 		opts.CurrentTime = received
 		var err error
 		if rep, err = pdfverify.Verify(ctx, a.Data, &opts); err != nil {
-			return r, answer{}, fmt.Errorf("verifying %q: %w", a.FileName, err)
+			return r, notify.Item{}, fmt.Errorf("verifying %q: %w", a.FileName, err)
 		}
 	}
 	r.ReportJSON, _ = json.Marshal(rep)
@@ -336,19 +337,19 @@ func (w *Worker) request(ctx context.Context, a pdfPart, received time.Time) (qu
 		r.FormSHA256 = hex.EncodeToString(fs[:])
 	}
 	if rep.SubIndication == pdfverify.TryLater && w.cfg.Now().Before(received.Add(revocationRetryWindow)) {
-		return r, answer{}, fmt.Errorf("%w for %q: %s; trying again until %s", ErrRevocationUnknown, a.FileName,
+		return r, notify.Item{}, fmt.Errorf("%w for %q: %s; trying again until %s", ErrRevocationUnknown, a.FileName,
 			rep.Reason, received.Add(revocationRetryWindow).UTC().Format(time.RFC3339))
 	}
 	if !rep.Accepted() {
 		r.State = revocation.StateRejected
-		r.ReasonCode = strings.ToLower(string(rep.SubIndication))
+		r.ReasonCode = authorize.VerificationCode(rep.SubIndication)
 		r.Reason = rep.Reason
 		r.Serial = formSerial(rep, w.cfg.Authorize.Fields)
-		return r, notVerifiedAnswer(a.FileName, r.ReasonCode), nil
+		return r, notify.ResultItem(a.FileName, r.ReasonCode, r.Serial, nil), nil
 	}
 	d, err := authorize.Decide(ctx, rep, w.cfg.Registry, w.cfg.Authorize)
 	if err != nil {
-		return r, answer{}, fmt.Errorf("deciding on %q: %w", a.FileName, err)
+		return r, notify.Item{}, fmt.Errorf("deciding on %q: %w", a.FileName, err)
 	}
 	r.DecisionJSON, _ = json.Marshal(d)
 	r.Role = d.Role
@@ -359,17 +360,13 @@ func (w *Worker) request(ctx context.Context, a pdfPart, received time.Time) (qu
 		r.Serial = formSerial(rep, w.cfg.Authorize.Fields)
 	}
 	r.RevocationReason, r.NoReasonCode = d.Reason, d.NoReasonCode
-	r.Reason = d.Detail
-	if d.Accepted {
-		r.State = revocation.StateAccepted
-		if d.AlreadyRevoked {
-			r.Reason = "already revoked: " + d.Detail
-		}
-		return r, decisionAnswer(a.FileName, r.Serial, d), nil
-	}
+	r.Reason = notify.OperatorSummary(d)
+	r.ReasonCode = d.Code.ReasonCode()
 	r.State = revocation.StateRejected
-	r.ReasonCode = d.Code
-	return r, decisionAnswer(a.FileName, r.Serial, d), nil
+	if d.Accepted() {
+		r.State = revocation.StateAccepted
+	}
+	return r, notify.ResultItem(a.FileName, d.Code, r.Serial, &d), nil
 }
 
 // formSerial reads the serial the form names, for the operator's list,

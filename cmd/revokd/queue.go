@@ -15,6 +15,8 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/revokd/revokd/authorize"
+	"github.com/revokd/revokd/notify"
 	"github.com/revokd/revokd/queue"
 	"github.com/revokd/revokd/revocation"
 )
@@ -206,7 +208,7 @@ func queueList(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fmt.Fprintln(tw, "ID\tRECEIVED\tSTATE\tCODE\tSERIAL\tJOB\tFROM\tMESSAGE-ID")
 	for _, r := range reqs {
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.ReceivedAt.UTC().Format(time.RFC3339), r.State,
-			orDash(cleanText(r.ReasonCode, 40)), orDash(cleanText(r.Serial, 42)), jobCell(r),
+			orDash(cleanText(string(r.ReasonCode), 40)), orDash(cleanText(r.Serial, 42)), jobCell(r),
 			orDash(cleanText(r.Sender, 60)), orDash(cleanText(r.MessageID, 80)))
 	}
 	if err := tw.Flush(); err != nil {
@@ -300,7 +302,7 @@ func printRequest(w io.Writer, d *queue.RequestDetail) error {
 		line("not a request", "%s", cleanText(d.Reason, long))
 	} else {
 		line("attachment", "%s", orDash(cleanText(d.AttachmentName, long)))
-		line("code", "%s", orDash(cleanText(d.ReasonCode, long)))
+		line("code", "%s", orDash(cleanText(string(d.ReasonCode), long)))
 		line("reason", "%s", orDash(cleanText(d.Reason, long)))
 		line("certificate", "%s issued by %s", orDash(d.Serial), orDash(cleanText(d.IssuerDN, long)))
 		if d.RevocationReason != "" {
@@ -319,17 +321,14 @@ func printRequest(w io.Writer, d *queue.RequestDetail) error {
 			}
 		}
 		if len(d.Decision) > 0 {
-			var dec struct {
-				Accepted bool
-				Code     string
-				Detail   string
-			}
+			var dec authorize.Decision
 			if json.Unmarshal(d.Decision, &dec) == nil {
-				verdict := "accepted"
-				if !dec.Accepted {
-					verdict = "refused"
+				if dec.Code == "" {
+					// Written before decisions carried their code:
+					// only acceptances had none.
+					dec.Code = authorize.CodeAccepted
 				}
-				line("decision", "%s%s: %s", verdict, prefixed(" ", dec.Code), orDash(cleanText(dec.Detail, long)))
+				line("decision", "%s: %s", dec.Code, orDash(cleanText(notify.OperatorSummary(dec), long)))
 			}
 		}
 	}

@@ -46,7 +46,7 @@ func newQueueFixture(t *testing.T) *queueFixture {
 			RevocationReason: revocation.KeyCompromise, Role: "holder", SignerSubject: "CN=Hélène Dupont",
 			AttachmentName: "demande.pdf", PDF: []byte("%PDF-1.7 one"),
 			ReportJSON:   []byte(`{"indication":"TOTAL_PASSED","subIndication":"","signatures":[{"indication":"TOTAL_PASSED","signer":{"subject":"CN=Hélène Dupont"}}]}`),
-			DecisionJSON: []byte(`{"Accepted":true,"Code":"","Detail":"the signer is the holder"}`),
+			DecisionJSON: []byte(`{"code":"accepted","serial":2587}`),
 		}}, Outbox: []queue.OutboxMessage{{Kind: "acknowledgement", To: "helene@example.fr", Subject: "Accusé", Body: "Bonjour"}}}},
 		// A Message-ID with a terminal escape sequence: the text output
 		// must not pass it on.
@@ -173,7 +173,7 @@ func TestQueueShow(t *testing.T) {
 	}
 	for _, want := range []string{
 		"request 1: queued", "certificate   a1b issued by CN=Our CA", "revocation    keyCompromise",
-		"verification  TOTAL_PASSED", "decision      accepted: the signer is the holder",
+		"verification  TOTAL_PASSED", "decision      accepted: request accepted: the revocation of certificate a1b is scheduled",
 		"evidence      pdf", "job           1 pending, 0 attempts", "outbox        1 acknowledgement to helene@example.fr: pending",
 		"job.created", "mail.handled",
 	} {

@@ -32,7 +32,8 @@ type Mail struct {
 	// Want is the expected request state ("queued", "rejected",
 	// "not_a_request") and WantCode the expected reason code ("" when
 	// accepted).
-	Want, WantCode string
+	Want     string
+	WantCode authorize.Code
 }
 
 // Scenario is the sample world.
@@ -186,7 +187,7 @@ func (s *Scenario) buildMails(now time.Time) error {
 	s.Mails = []Mail{
 		{Name: "holder revokes her own certificate", Raw: MailWith(1, "helene.dupont@example.fr", "Demande de révocation", "Demande de révocation.pdf", holderPDF), Want: "queued"},
 		{Name: "legal representative revokes a colleague's", Raw: MailWith(2, "claire.lefevre@example.fr", "Révocation Jean Martin", "revocation-martin.pdf", repPDF), Want: "queued"},
-		{Name: "serial changed after signing", Raw: MailWith(3, "helene.dupont@example.fr", "Demande", "demande.pdf", forged), Want: "rejected", WantCode: "modified_after_signing"},
+		{Name: "serial changed after signing", Raw: MailWith(3, "helene.dupont@example.fr", "Demande", "demande.pdf", forged), Want: "rejected", WantCode: authorize.CodeModifiedAfterSigning},
 		{Name: "serial unknown to the registry", Raw: MailWith(4, "helene.dupont@example.fr", "Demande", "demande.pdf", unknownPDF), Want: "rejected", WantCode: authorize.CodeUnknownSerial},
 		{Name: "signer is not a representative", Raw: MailWith(5, "paul.durand@example.fr", "Révocation", "revocation.pdf", impostorPDF), Want: "rejected", WantCode: authorize.CodeNotRepresentative},
 		{Name: "mail without PDF", Raw: MailWith(6, "jean.martin@example.fr", "Question", "", nil), Want: "not_a_request"},
