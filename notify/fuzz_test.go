@@ -111,4 +111,4 @@ func (nopStore) MarkFailed(ctx context.Context, id int64, reason string, permane
 	return nil
 }
 func (nopStore) MarkSuppressed(ctx context.Context, id int64, reason string) error { return nil }
-func (nopStore) CountSent(ctx context.Context, q queue.SentQuery) (int, error)    { return 0, nil }
+func (nopStore) CountSent(ctx context.Context, q queue.SentQuery) (int, error)     { return 0, nil }

@@ -9,8 +9,8 @@ import (
 )
 
 var (
-	defaultOnce      sync.Once
-	embedded *Templates
+	defaultOnce sync.Once
+	embedded    *Templates
 )
 
 func embeddedTemplates() *Templates {

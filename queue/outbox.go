@@ -69,9 +69,9 @@ type OutboxRow struct {
 	// Body is the text to send (text/plain, UTF-8) for rows written as
 	// text; Data is the JSON the notify package renders its templates
 	// from, for the others (Body then is "").
-	Body string
-	Data string
-	Attempts int    // times handed to a sender, this one included
+	Body     string
+	Data     string
+	Attempts int // times handed to a sender, this one included
 	// LeaseUntil is when the row is handed out again if the sender
 	// neither marks it sent nor failed.
 	LeaseUntil time.Time
