@@ -95,6 +95,7 @@ const (
 	CodeKeyUsageNotAllowed         Code = "key_usage_not_allowed"
 	CodeEncrypted                  Code = "encrypted"
 	CodeSigningCertificateMismatch Code = "signing_certificate_mismatch"
+	CodeInternalError              Code = "internal_error"
 )
 
 // verificationCodes maps every sub-indication pdfverify can give to the
@@ -126,6 +127,7 @@ var verificationCodes = map[pdfverify.SubIndication]Code{
 	pdfverify.KeyUsageNotAllowed:         CodeKeyUsageNotAllowed,
 	pdfverify.Encrypted:                  CodeEncrypted,
 	pdfverify.SignerCertificateSwap:      CodeSigningCertificateMismatch,
+	pdfverify.InternalError:              CodeInternalError,
 }
 
 // VerificationCode returns the code of a report that did not pass, from

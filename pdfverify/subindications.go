@@ -31,6 +31,7 @@ var subIndications = []SubIndication{
 	KeyUsageNotAllowed,
 	Encrypted,
 	SignerCertificateSwap,
+	InternalError,
 }
 
 // SubIndications returns every sub-indication a Report can carry.
