@@ -254,12 +254,16 @@ func (v *verification) documentTimestamps(after int64, lc *laterChanges) bool {
 		if why, ok := v.trustTimestamp(ts, nil); !ok {
 			return fail(why)
 		}
-		if why := invisibleWidget(fl.Dict, ref, lc.signedSize); why != "" {
+		ap, why := v.timestampWidget(fl.Dict, ref, lc.signedSize)
+		if why != "" {
 			return fail(why)
 		}
 		v.docPass("document-timestamp", fmt.Sprintf("document timestamp %q of %s covers the first %d bytes", fl.Name, ts.GenTime.UTC().Format(time.RFC3339), view.end))
 		lc.tsObjects[ref.Num] = view.end
 		lc.tsObjects[fl.Ref.Num] = view.end
+		if ap.Num != 0 {
+			lc.tsObjects[ap.Num] = view.end
+		}
 		lc.tsFields[fl.Ref] = true
 	}
 	return true
@@ -571,39 +575,4 @@ func eachRef(o pdfread.Object, fn func(pdfread.Ref)) {
 		}
 	}
 	walk(o, 0)
-}
-
-// invisibleWidget says why a document timestamp's field cannot be
-// accepted, or "": its widget must draw nothing (a zero-area /Rect, or the
-// Hidden or NoView flag), and it may refer to no object the signed
-// revision lacks but its signature dictionary.
-func invisibleWidget(field pdfread.Dict, sig pdfread.Ref, signedSize int64) string {
-	const hidden, noView = 1 << 1, 1 << 5
-	flags, _ := field["F"].(int64)
-	zeroArea := false
-	if r, ok := field["Rect"].(pdfread.Array); ok && len(r) == 4 {
-		n := func(o pdfread.Object) float64 {
-			switch x := o.(type) {
-			case int64:
-				return float64(x)
-			case float64:
-				return x
-			}
-			return 1e9
-		}
-		zeroArea = n(r[0]) == n(r[2]) || n(r[1]) == n(r[3])
-	}
-	if !zeroArea && flags&(hidden|noView) == 0 {
-		return "its widget is visible on the page"
-	}
-	bad := 0
-	eachRef(field, func(r pdfread.Ref) {
-		if r != sig && int64(r.Num) >= signedSize {
-			bad = r.Num
-		}
-	})
-	if bad != 0 {
-		return fmt.Sprintf("its field refers to object %d, which it adds beside its signature", bad)
-	}
-	return ""
 }

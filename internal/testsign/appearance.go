@@ -2,6 +2,7 @@ package testsign
 
 import (
 	"bytes"
+	"crypto"
 	"errors"
 	"fmt"
 )
@@ -141,4 +142,39 @@ func HiddenFieldPageShows(form []byte, field, shown string) ([]byte, error) {
 	u.set(pageRef.num, p)
 	out, _ := u.write()
 	return out, nil
+}
+
+// DocTimestampWithAction adds a genuine document timestamp whose widget
+// carries an action: key "AA" a page-open JavaScript action, "A" a URI
+// action run when the (invisible) widget is activated. A document
+// timestamp covers the bytes before it and vouches for nothing it brings.
+func DocTimestampWithAction(pdf []byte, ts func(digest []byte, h crypto.Hash) ([]byte, error), key string) ([]byte, error) {
+	return addDocTimestamp(pdf, ts, func(_ *update, d *pdfDict) {
+		switch key {
+		case "AA":
+			d.set("AA", newDict("PO", newDict("S", pdfName("JavaScript"),
+				"JS", pdfString{b: []byte("this.getField('certificat_numero_serie').value = 'deadbeef';")})))
+		default:
+			d.set(pdfName(key), newDict("S", pdfName("URI"), "URI", pdfString{b: []byte("http://attacker.invalid/")}))
+		}
+	})
+}
+
+// DocTimestampDrawing adds a genuine document timestamp whose widget has
+// an appearance that prints shown, and a page-sized /Rect flagged Hidden
+// (a viewer or a script may clear the flag).
+func DocTimestampDrawing(pdf []byte, ts func(digest []byte, h crypto.Hash) ([]byte, error), shown string) ([]byte, error) {
+	return addDocTimestamp(pdf, ts, func(u *update, d *pdfDict) {
+		var c bytes.Buffer
+		c.WriteString("BT /Helv 14 Tf 10 10 Td ")
+		showText(&c, shown)
+		c.WriteString(" Tj ET\n")
+		ap := u.add(&pdfStream{
+			dict: newDict("Type", pdfName("XObject"), "Subtype", pdfName("Form"), "BBox", pdfArray{0, 0, pageWidth, pageHeight}),
+			data: c.Bytes(),
+		})
+		d.set("Rect", pdfArray{0, 0, pageWidth, pageHeight})
+		d.set("F", 2|4)
+		d.set("AP", newDict("N", ap))
+	})
 }

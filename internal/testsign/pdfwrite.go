@@ -156,6 +156,11 @@ type update struct {
 	nums []int
 	objs map[int]object
 	next int
+	// free are object numbers the section lists as free (0 65535 f for
+	// object 0, generation 1 otherwise), as some producers restate them.
+	free []int
+	// trailer holds extra trailer entries (/Info).
+	trailer *pdfDict
 }
 
 func newUpdate(doc *document) *update {
@@ -197,8 +202,13 @@ func (u *update) write() ([]byte, map[int]int64) {
 		}
 	}
 	t.set("Prev", u.doc.startxref)
+	if u.trailer != nil {
+		for _, e := range u.trailer.entries {
+			t.set(e.key, e.val)
+		}
+	}
 
-	nums := slices.Clone(u.nums)
+	nums := append(slices.Clone(u.nums), u.free...)
 	if u.doc.xrefStream {
 		xrefNum := u.next
 		nums = append(nums, xrefNum)
@@ -218,7 +228,14 @@ func (u *update) write() ([]byte, map[int]int64) {
 	for _, r := range runsOf(nums) {
 		fmt.Fprintf(&buf, "%d %d\n", r[0], r[1])
 		for k := r[0]; k < r[0]+r[1]; k++ {
-			fmt.Fprintf(&buf, "%010d 00000 n\r\n", offsets[k])
+			switch {
+			case k == 0 && slices.Contains(u.free, 0):
+				buf.WriteString("0000000000 65535 f\r\n")
+			case slices.Contains(u.free, k):
+				buf.WriteString("0000000000 00001 f\r\n")
+			default:
+				fmt.Fprintf(&buf, "%010d 00000 n\r\n", offsets[k])
+			}
 		}
 	}
 	t.set("Size", max(u.next, u.doc.maxObjectNumber()+1))

@@ -210,6 +210,10 @@ func Sign(pdf []byte, o SignOptions) ([]byte, error) {
 // digest of the bytes its byte range covers, in a new invisible signature
 // field.
 func AddDocTimestamp(pdf []byte, ts func(digest []byte, h crypto.Hash) ([]byte, error)) ([]byte, error) {
+	return addDocTimestamp(pdf, ts, nil)
+}
+
+func addDocTimestamp(pdf []byte, ts func(digest []byte, h crypto.Hash) ([]byte, error), widget func(*update, *pdfDict)) ([]byte, error) {
 	if ts == nil {
 		return nil, errors.New("no time-stamper")
 	}
@@ -233,6 +237,7 @@ func AddDocTimestamp(pdf []byte, ts func(digest []byte, h crypto.Hash) ([]byte, 
 		subFilter: SubFilterRFC3161,
 		field:     field,
 		size:      defaultContentsSize,
+		widget:    widget,
 	}
 	out, err := addSignature(pdf, s, func(covered []byte) ([]byte, error) {
 		digest := sha256.Sum256(covered)
@@ -309,6 +314,8 @@ type sigSpec struct {
 	size      int // bytes reserved for /Contents
 	omitBR    bool
 	brHook    func(br [4]int64, contentsStart, contentsEnd int64) [4]int64
+	// widget, when set, edits a field that addSignature creates.
+	widget func(u *update, d *pdfDict)
 }
 
 // addSignature writes the update that fills field s.field with a new
@@ -340,7 +347,7 @@ func addSignature(pdf []byte, s sigSpec, produce func(covered []byte) ([]byte, e
 	d.WriteString(">>")
 	u.set(sigRef.num, rawObject(d.Bytes()))
 
-	if err := fillSignatureField(doc, u, s.field, sigRef); err != nil {
+	if err := fillSignatureField(doc, u, s.field, sigRef, s.widget); err != nil {
 		return nil, err
 	}
 	out, offsets := u.write()
@@ -380,7 +387,7 @@ func addSignature(pdf []byte, s sigSpec, produce func(covered []byte) ([]byte, e
 // fillSignatureField points the signature field named name at sig, creating
 // the field (an invisible widget on the first page) when it does not exist,
 // and sets the AcroForm's /SigFlags to 3 (signatures exist, append only).
-func fillSignatureField(doc *document, u *update, name string, sig pdfRef) error {
+func fillSignatureField(doc *document, u *update, name string, sig pdfRef, edit func(*update, *pdfDict)) error {
 	root, ok := doc.trailer.get("Root").(pdfRef)
 	if !ok {
 		return errors.New("trailer has no /Root reference")
@@ -420,7 +427,7 @@ func fillSignatureField(doc *document, u *update, name string, sig pdfRef) error
 		if err != nil {
 			return err
 		}
-		ref := u.add(newDict(
+		widget := newDict(
 			"Type", pdfName("Annot"),
 			"Subtype", pdfName("Widget"),
 			"FT", pdfName("Sig"),
@@ -429,7 +436,11 @@ func fillSignatureField(doc *document, u *update, name string, sig pdfRef) error
 			"F", 132, // Print and Locked
 			"P", pageRef,
 			"V", sig,
-		))
+		)
+		if edit != nil {
+			edit(u, widget)
+		}
+		ref := u.add(widget)
 		fields, err := arrayOf(doc, acro.get("Fields"))
 		if err != nil {
 			return fmt.Errorf("reading /Fields: %w", err)
