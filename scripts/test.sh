@@ -13,6 +13,14 @@ command -v qpdf >/dev/null 2>&1 || need+=(qpdf)
 command -v dovecot >/dev/null 2>&1 || [ -x /usr/sbin/dovecot ] || need+=(dovecot-imapd)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v psql >/dev/null 2>&1 || need+=(postgresql-client)
+command -v mutool >/dev/null 2>&1 || need+=(mupdf-tools)
+# Producers the verifier's tests sign with: Apache PDFBox 2 (a Java driver
+# compiled by the test) and @signpdf/signpdf with pdf-lib (npm ci).
+command -v javac >/dev/null 2>&1 || need+=(default-jdk-headless)
+[ -e /usr/share/java/pdfbox2.jar ] || need+=(libpdfbox2-java)
+[ -e /usr/share/java/bcpkix.jar ] || need+=(libbcpkix-java)
+command -v node >/dev/null 2>&1 || need+=(nodejs)
+command -v npm >/dev/null 2>&1 || need+=(npm)
 if ((${#need[@]})); then
 	sudo=""
 	[ "$(id -u)" -eq 0 ] || sudo="sudo"
