@@ -241,3 +241,93 @@ func pkiRoots(p *testpki.PKI) *x509.CertPool {
 	pool.AddCert(p.Root.Cert)
 	return pool
 }
+
+// shownText is what poppler's pdftotext and MuPDF's mutool, two renderers
+// independent of revokd, show of a file's page (field appearances
+// included).
+func shownText(t *testing.T, data []byte) (poppler, mupdf string) {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "f.pdf")
+	if err := os.WriteFile(file, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("pdftotext", file, "-").Output()
+	if err != nil {
+		t.Fatalf("pdftotext: %v", err)
+	}
+	mu, err := exec.Command("mutool", "draw", "-q", "-F", "txt", "-o", "-", file).Output()
+	if err != nil {
+		t.Fatalf("mutool draw: %v", err)
+	}
+	return string(out), string(mu)
+}
+
+// TestDifferentialShownSerial: for every genuine file, the serial revokd
+// reads (what `revokd verify -v` prints as the form) is what pdftotext and
+// mutool show; for every appearance forgery they show another serial, and
+// revokd refuses the file.
+func TestDifferentialShownSerial(t *testing.T) {
+	requireTool(t, "pdftotext")
+	requireTool(t, "mutool")
+	w := getWorld(t)
+	const field = "certificat_numero_serie"
+	h := w.holders[testpki.RSA2048]
+	xrefForm, err := testsign.Form(formValues, testsign.FormOptions{XRefStream: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	genuine := map[string]func(t *testing.T) []byte{
+		"rsa-pkcs7": func(t *testing.T) []byte { return mustSign(t, w.form, signWith(h)) },
+		"ecdsa-cades-xref-stream": func(t *testing.T) []byte {
+			o := signWith(w.holders[testpki.ECDSAP256])
+			o.SubFilter = testsign.SubFilterCAdES
+			return mustSign(t, xrefForm, o)
+		},
+		"ltv-and-document-timestamp": func(t *testing.T) []byte {
+			ltv, err := testsign.AddLTV(mustSign(t, w.form, signWith(h)), testsign.LTVOptions{RestateFreeHead: true, RewriteMetadata: true, Orphan: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := testsign.AddDocTimestamp(ltv, w.timestamper(now))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return out
+		},
+	}
+	for name, mk := range genuine {
+		t.Run("ok/"+name, func(t *testing.T) {
+			data := mk(t)
+			rep := verify(t, data, w.opts())
+			if !rep.Accepted() {
+				t.Fatalf("Verify = %s/%s (%s), want TOTAL_PASSED", rep.Indication, rep.SubIndication, rep.Reason)
+			}
+			serial := rep.Form[field]
+			poppler, mupdf := shownText(t, data)
+			if serial == "" || !strings.Contains(poppler, serial) || !strings.Contains(mupdf, serial) {
+				t.Errorf("revokd reads serial %q; pdftotext shows it: %v, mutool shows it: %v", serial, strings.Contains(poppler, serial), strings.Contains(mupdf, serial))
+			}
+		})
+	}
+	const shown = "deadbeef"
+	for _, f := range appearanceForgeries {
+		t.Run("fail/"+f.name, func(t *testing.T) {
+			prepared, err := f.forge(w.form, field, shown)
+			if err != nil {
+				t.Fatal(err)
+			}
+			data := mustSign(t, prepared, signWith(h))
+			rep := verify(t, data, w.opts())
+			if rep.Accepted() || !hasCheck(rep, "appearance") {
+				t.Fatalf("Verify = %s/%s (%s), want the appearance check to fail", rep.Indication, rep.SubIndication, rep.Reason)
+			}
+			poppler, mupdf := shownText(t, data)
+			if !strings.Contains(poppler, shown) || !strings.Contains(mupdf, shown) {
+				t.Errorf("the forgery does not work: pdftotext shows %q: %v, mutool: %v", shown, strings.Contains(poppler, shown), strings.Contains(mupdf, shown))
+			}
+			if shown == formValues[field] {
+				t.Fatal("the forged serial is the value")
+			}
+		})
+	}
+}

@@ -79,8 +79,16 @@ func wantAccepted(t *testing.T, w *world, what string, data []byte) {
 	if !rep.Accepted() {
 		t.Fatalf("%s: Verify = %s/%s (%s), want TOTAL_PASSED", what, rep.Indication, rep.SubIndication, rep.Reason)
 	}
-	if got, want := rep.Form["certificat_numero_serie"], formValues["certificat_numero_serie"]; got != want {
-		t.Errorf("%s: serial = %q, want %q", what, got, want)
+	serial := rep.Form["certificat_numero_serie"]
+	if want := formValues["certificat_numero_serie"]; serial != want {
+		t.Errorf("%s: serial = %q, want %q", what, serial, want)
+	}
+	// What the signer's viewer shows, by two independent renderers.
+	requireTool(t, "pdftotext")
+	requireTool(t, "mutool")
+	poppler, mupdf := shownText(t, data)
+	if !strings.Contains(poppler, serial) || !strings.Contains(mupdf, serial) {
+		t.Errorf("%s: revokd reads serial %q; pdftotext shows it: %v, mutool shows it: %v", what, serial, strings.Contains(poppler, serial), strings.Contains(mupdf, serial))
 	}
 }
 
