@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/revokd/revokd/internal/pdfsignproducer"
 	"github.com/revokd/revokd/internal/testpki"
 	"github.com/revokd/revokd/internal/testsign"
 	"github.com/revokd/revokd/pdfverify"
@@ -90,7 +91,7 @@ func TestIndependentProducerPdfsig(t *testing.T) {
 func TestIndependentProducerPdfsign(t *testing.T) {
 	w := getWorld(t)
 	h := w.holders[testpki.RSA2048]
-	signed, err := testsign.SignWithPdfsign(testsign.Plain("Demande de révocation"), signWith(h))
+	signed, err := pdfsignproducer.Sign(testsign.Plain("Demande de révocation"), h.Key, h.Cert, h.Chain, now.Add(-time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,8 +17,8 @@
 // amend with a small reader of their own, meant for files this package (or
 // another producer following the specification) wrote. It is bounded
 // against loops but is not a verifier's parser: never use it to decide
-// anything about an untrusted file. SignWithPdfsign is a second,
-// independent producer (github.com/digitorus/pdfsign/sign).
+// anything about an untrusted file. internal/pdfsignproducer is a second,
+// independent producer (github.com/digitorus/pdfsign/sign), for tests only.
 //
 // The package does not import testing: the demo command uses it too. It
 // makes signatures with whatever key it is given; nothing here is fit to
