@@ -42,4 +42,3 @@ func TestBinaryLinksNoTestCode(t *testing.T) {
 		}
 	}
 }
-
