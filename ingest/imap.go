@@ -170,6 +170,11 @@ const (
 
 	defaultLeaveRetry = 5 * time.Minute
 
+	// defaultAuthRetry is the wait after the server refused the
+	// credentials: a wrong password does not fix itself, and servers lock
+	// accounts that keep failing.
+	defaultAuthRetry = 5 * time.Minute
+
 	// dialTimeout bounds the TCP connect; go-imap bounds every response
 	// (30 s) and literal (5 min) read after that.
 	dialTimeout = 30 * time.Second
@@ -205,6 +210,11 @@ type MailboxConfig struct {
 	// Gmail) instead of PLAIN or LOGIN. It is called once per connection and
 	// must return a valid (refreshed if need be) OAuth 2.0 access token.
 	TokenSource func(ctx context.Context) (string, error)
+	// PasswordSource, when set, is called once per connection for the
+	// password instead of Password (a secret file an operator may fix
+	// while revokd runs). At most one of Password, PasswordSource and
+	// TokenSource is set.
+	PasswordSource func(ctx context.Context) (string, error)
 	// TLSConfig configures TLS and STARTTLS. Nil means the system roots,
 	// with the server name taken from Address. It must be nil with
 	// SecurityNone.
@@ -242,6 +252,9 @@ type MailboxConfig struct {
 	// the current bound. Defaults 1 s and 2 min. Each message the handler
 	// failed on is retried on its own schedule with the same bounds.
 	Backoff struct{ Min, Max time.Duration }
+	// AuthRetry is the wait before connecting again after the server
+	// refused the credentials; default 5 min.
+	AuthRetry time.Duration
 
 	// Logger receives the session's events; nil discards them. It never
 	// receives passwords, tokens or message contents.
@@ -296,6 +309,9 @@ func (cfg MailboxConfig) withDefaults() MailboxConfig {
 	if cfg.LeaveRetry == 0 {
 		cfg.LeaveRetry = defaultLeaveRetry
 	}
+	if cfg.AuthRetry == 0 {
+		cfg.AuthRetry = defaultAuthRetry
+	}
 	if cfg.Backoff.Min == 0 {
 		cfg.Backoff.Min = defaultBackoffMin
 	}
@@ -332,11 +348,20 @@ func (cfg *MailboxConfig) validate() error {
 	if cfg.Username == "" {
 		return configErr("Username", "empty")
 	}
+	secrets := 0
+	for _, set := range []bool{cfg.Password != "", cfg.PasswordSource != nil, cfg.TokenSource != nil} {
+		if set {
+			secrets++
+		}
+	}
 	switch {
-	case cfg.Password == "" && cfg.TokenSource == nil:
-		return configErr("Password", "neither Password nor TokenSource is set")
-	case cfg.Password != "" && cfg.TokenSource != nil:
-		return configErr("TokenSource", "both Password and TokenSource are set")
+	case secrets == 0:
+		return configErr("Password", "neither Password, PasswordSource nor TokenSource is set")
+	case secrets > 1:
+		return configErr("TokenSource", "more than one of Password, PasswordSource and TokenSource is set")
+	}
+	if cfg.AuthRetry < 0 {
+		return configErr("AuthRetry", "negative (%v)", cfg.AuthRetry)
 	}
 	folders := []struct{ field, name string }{
 		{"Mailbox", cfg.Mailbox},
@@ -492,6 +517,7 @@ type Mailbox struct {
 	log     *slog.Logger
 	running atomic.Bool
 	stats   counters
+	health  healthState
 	// retries outlives sessions: a new session must not hand a failing
 	// message over again before its delay is up. Only Run's goroutine
 	// uses it.
@@ -576,7 +602,20 @@ func (m *Mailbox) Run(ctx context.Context, h Handler) error {
 			bo.reset()
 		}
 		delay := bo.next()
-		m.log.Warn("imap session ended, reconnecting", "err", err, "delay", delay)
+		if IsAuthError(err) {
+			// Logged once per change: the state, the metric and the
+			// readiness check say it meanwhile.
+			delay = m.cfg.AuthRetry
+			if m.health.set(SessionAuthFailed, err, time.Now()) {
+				m.log.Error("the IMAP server refused the credentials; fix the secret, revokd tries again periodically",
+					"err", err, "retry_every", delay)
+			} else {
+				m.log.Debug("the IMAP server still refuses the credentials", "err", err, "delay", delay)
+			}
+		} else {
+			m.health.set(SessionDown, err, time.Now())
+			m.log.Warn("imap session ended, reconnecting", "err", err, "delay", delay)
+		}
 		m.stats.reconnects.Add(1)
 		t := time.NewTimer(delay)
 		select {
@@ -668,6 +707,9 @@ func (m *Mailbox) session(ctx context.Context, h Handler) (res sessionResult, er
 		return res, err
 	}
 	m.stats.connects.Add(1)
+	if m.health.set(SessionReady, nil, time.Now()) {
+		m.log.Info("imap session ready")
+	}
 	for {
 		// Drain before listing, not after: a notice arriving during the
 		// scan then still ends the next wait at once.
@@ -681,9 +723,11 @@ func (m *Mailbox) session(ctx context.Context, h Handler) (res sessionResult, er
 			return res, err
 		}
 		res.scanned = true
+		m.health.active(time.Now(), true)
 		if err := s.wait(ctx); err != nil {
 			return res, err
 		}
+		m.health.active(time.Now(), false)
 	}
 }
 
@@ -784,21 +828,29 @@ func (m *Mailbox) authenticate(ctx context.Context, c *imapclient.Client) error 
 		}
 		xc := newXOAUTH2Client(cfg.Username, token)
 		if err := c.Authenticate(xc); err != nil {
-			return xc.wrap(err)
+			return authFailure(xc.wrap(err))
 		}
 		return nil
 	}
+	password := cfg.Password
+	if cfg.PasswordSource != nil {
+		p, err := cfg.PasswordSource(ctx)
+		if err != nil {
+			return fmt.Errorf("reading the password: %w", err)
+		}
+		password = p
+	}
 	if caps.Has(imap.AuthCap(sasl.Plain)) {
-		if err := c.Authenticate(sasl.NewPlainClient("", cfg.Username, cfg.Password)); err != nil {
-			return fmt.Errorf("AUTHENTICATE PLAIN as %q: %w", cfg.Username, err)
+		if err := c.Authenticate(sasl.NewPlainClient("", cfg.Username, password)); err != nil {
+			return authFailure(fmt.Errorf("AUTHENTICATE PLAIN as %q: %w", cfg.Username, err))
 		}
 		return nil
 	}
 	if caps.Has(imap.CapLoginDisabled) {
 		return errors.New("server disables LOGIN and offers no AUTH=PLAIN")
 	}
-	if err := c.Login(cfg.Username, cfg.Password).Wait(); err != nil {
-		return fmt.Errorf("LOGIN as %q: %w", cfg.Username, err)
+	if err := c.Login(cfg.Username, password).Wait(); err != nil {
+		return authFailure(fmt.Errorf("LOGIN as %q: %w", cfg.Username, err))
 	}
 	return nil
 }

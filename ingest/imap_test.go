@@ -424,7 +424,7 @@ func TestNewMailbox(t *testing.T) {
 		{name: "fail/no-credentials", edit: func(c *MailboxConfig) { c.Password = "" }, field: "Password", errText: "neither"},
 		{name: "fail/both-credentials", edit: func(c *MailboxConfig) {
 			c.TokenSource = func(context.Context) (string, error) { return "t", nil }
-		}, field: "TokenSource", errText: "both"},
+		}, field: "TokenSource", errText: "more than one"},
 		{name: "fail/processed-is-mailbox", edit: func(c *MailboxConfig) { c.ProcessedFolder = "inbox" }, field: "ProcessedFolder", errText: "also Mailbox"},
 		{name: "fail/rejected-is-processed", edit: func(c *MailboxConfig) { c.RejectedFolder = "Processed" }, field: "RejectedFolder", errText: "also ProcessedFolder"},
 		{name: "fail/folder-with-newline", edit: func(c *MailboxConfig) { c.RejectedFolder = "Re\r\njected" }, field: "RejectedFolder", errText: "control character"},
@@ -998,14 +998,23 @@ func TestMemServerXOAUTH2(t *testing.T) {
 		cfg := memConfig(ms.addr, sink)
 		cfg.Password = ""
 		cfg.TokenSource = func(context.Context) (string, error) { return "expired-token", nil }
+		cfg.AuthRetry = time.Millisecond
 		mb, err := NewMailbox(cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
 		h := newRecorder(processAll)
 		stop := startRun(t, mb, h)
-		sink.waitFor(t, "reconnecting", 2)
+		sink.waitFor(t, "refuse", 3)
 		stop()
+		// A refusal is its own state, logged at ERROR once, not at each
+		// attempt.
+		if n := sink.count("ERROR the IMAP server refused the credentials"); n != 1 {
+			t.Errorf("%d ERROR lines about the refusal, want 1:\n%s", n, sink)
+		}
+		if hl := mb.Health(); hl.State != SessionAuthFailed || hl.AuthFailures < 3 || !strings.Contains(hl.LastError, "AUTHENTICATIONFAILED") {
+			t.Errorf("Health() = %+v, want auth_failed after 3 refusals", hl)
+		}
 		if !strings.Contains(sink.String(), `server said {"status":"401"`) {
 			t.Errorf("log does not carry the server's XOAUTH2 error:\n%s", sink)
 		}

@@ -145,6 +145,9 @@ type Sender struct {
 	PollInterval time.Duration
 	Timeout      time.Duration
 	Lease        time.Duration
+	// Health, when set, records how each conversation with the relay
+	// went, for readiness checks and metrics.
+	Health *RelayHealth
 }
 
 // sender is a Sender with its defaults filled in and checked.
@@ -161,10 +164,15 @@ type sender struct {
 // resolve returns a copy of s with defaults filled in, or why s cannot
 // send.
 func (s *Sender) resolve() (*sender, error) {
-	r := &sender{Sender: *s}
-	if r.Store == nil {
+	if s.Store == nil {
 		return nil, errors.New("notify: no store")
 	}
+	return s.resolveRelay()
+}
+
+// resolveRelay is resolve without the store, for Probe.
+func (s *Sender) resolveRelay() (*sender, error) {
+	r := &sender{Sender: *s}
 	if r.Logger == nil {
 		r.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -331,6 +339,9 @@ func (r *sender) sendNext(ctx context.Context) (bool, error) {
 	dctx, cancelDelivery := context.WithTimeout(ctx, r.Timeout)
 	err = r.deliver(dctx, msg)
 	cancelDelivery()
+	if ctx.Err() == nil {
+		r.Health.record(r.Now(), err)
+	}
 	if err == nil {
 		log.InfoContext(ctx, "notification sent", "to", msg.to)
 		return true, r.Store.MarkSent(markCtx, row.ID)

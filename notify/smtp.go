@@ -71,6 +71,89 @@ func (e replyError) Error() string {
 
 func (e replyError) Unwrap() error { return e.SMTPError }
 
+// dial opens a session with the relay, up to and including AUTH: the
+// part of a delivery that says whether the relay is there and accepts
+// revokd. closeConn ends it.
+func (r *sender) dial(ctx context.Context) (c *smtp.Client, closeConn func(), err error) {
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", r.Address)
+	if err != nil {
+		return nil, nil, failure(StageConnect, err)
+	}
+	// Closing the connection is what interrupts a blocked read when ctx
+	// ends (the timeout, or the sender stopping).
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	fail := func(de *DeliveryError) (*smtp.Client, func(), error) {
+		stop()
+		conn.Close()
+		return nil, nil, de
+	}
+	switch r.Security {
+	case SecurityTLS:
+		tc := tls.Client(conn, r.tlsConfig)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			return fail(failure(StageTLS, ctxErr(ctx, err)))
+		}
+		c = smtp.NewClient(tc)
+	case SecuritySTARTTLS:
+		// go-smtp greets as "localhost" before STARTTLS; the EHLO that
+		// counts, over TLS, gives LocalName below. The handshake itself
+		// happens with that EHLO, so a certificate the roots do not
+		// verify fails there.
+		if c, err = smtp.NewClientStartTLS(conn, r.tlsConfig); err != nil {
+			return fail(failure(StageStartTLS, ctxErr(ctx, err)))
+		}
+	default:
+		c = smtp.NewClient(conn)
+	}
+	c.CommandTimeout = r.Timeout
+	c.SubmissionTimeout = r.Timeout
+	closeConn = func() {
+		c.Close()
+		stop()
+		conn.Close()
+	}
+	if err := c.Hello(r.LocalName); err != nil {
+		closeConn()
+		stage := StageHello
+		if r.Security == SecuritySTARTTLS {
+			stage = StageStartTLS
+		}
+		return nil, nil, failure(stage, ctxErr(ctx, err))
+	}
+	if r.Username != "" {
+		if !c.SupportsAuth(sasl.Plain) {
+			closeConn()
+			return nil, nil, failure(StageAuth, errors.New("the relay does not offer AUTH PLAIN"))
+		}
+		if err := c.Auth(sasl.NewPlainClient("", r.Username, r.Password)); err != nil {
+			closeConn()
+			return nil, nil, failure(StageAuth, ctxErr(ctx, err))
+		}
+	}
+	return c, closeConn, nil
+}
+
+// Probe opens a session with the relay (connection, TLS, EHLO, AUTH when
+// configured) and ends it with QUIT, sending nothing: what `revokd check`
+// tries. It needs no Store. Its outcome is recorded in Health like a delivery's.
+func (s *Sender) Probe(ctx context.Context) error {
+	r, err := s.resolveRelay()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, r.Timeout)
+	defer cancel()
+	c, closeConn, err := r.dial(ctx)
+	r.Health.record(r.Now(), err)
+	if err != nil {
+		return err
+	}
+	defer closeConn()
+	_ = c.Quit()
+	return nil
+}
+
 // deliver hands msg to the relay in one SMTP session.
 //
 // QUIRK: RFC 3834 advises a null envelope sender (MAIL FROM:<>) for
@@ -80,54 +163,11 @@ func (e replyError) Unwrap() error { return e.SMTPError }
 // mailbox files the bounce as an automatic mail and never answers it, so
 // no loop can start).
 func (r *sender) deliver(ctx context.Context, msg *message) error {
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", r.Address)
+	c, closeConn, err := r.dial(ctx)
 	if err != nil {
-		return failure(StageConnect, err)
+		return err
 	}
-	// Closing the connection is what interrupts a blocked read when ctx
-	// ends (the timeout, or the sender stopping).
-	stop := context.AfterFunc(ctx, func() { conn.Close() })
-	defer stop()
-	defer conn.Close()
-
-	var c *smtp.Client
-	switch r.Security {
-	case SecurityTLS:
-		tc := tls.Client(conn, r.tlsConfig)
-		if err := tc.HandshakeContext(ctx); err != nil {
-			return failure(StageTLS, ctxErr(ctx, err))
-		}
-		c = smtp.NewClient(tc)
-	case SecuritySTARTTLS:
-		// go-smtp greets as "localhost" before STARTTLS; the EHLO that
-		// counts, over TLS, gives LocalName below. The handshake itself
-		// happens with that EHLO, so a certificate the roots do not
-		// verify fails there.
-		if c, err = smtp.NewClientStartTLS(conn, r.tlsConfig); err != nil {
-			return failure(StageStartTLS, ctxErr(ctx, err))
-		}
-	default:
-		c = smtp.NewClient(conn)
-	}
-	c.CommandTimeout = r.Timeout
-	c.SubmissionTimeout = r.Timeout
-	defer c.Close()
-	if err := c.Hello(r.LocalName); err != nil {
-		stage := StageHello
-		if r.Security == SecuritySTARTTLS {
-			stage = StageStartTLS
-		}
-		return failure(stage, ctxErr(ctx, err))
-	}
-	if r.Username != "" {
-		if !c.SupportsAuth(sasl.Plain) {
-			return failure(StageAuth, errors.New("the relay does not offer AUTH PLAIN"))
-		}
-		if err := c.Auth(sasl.NewPlainClient("", r.Username, r.Password)); err != nil {
-			return failure(StageAuth, ctxErr(ctx, err))
-		}
-	}
+	defer closeConn()
 	var opts *smtp.MailOptions
 	if msg.utf8 {
 		if ok, _ := c.Extension("SMTPUTF8"); !ok {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math/big"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -19,8 +20,6 @@ type workerStore interface {
 	HandledMail(ctx context.Context, key MailKey, rawSHA256 string) (d Disposition, found bool, err error)
 	ArchiveMail(ctx context.Context, m IncomingMail) (mailID int64, err error)
 	RecordOutcome(ctx context.Context, o Outcome) error
-	AcquireLease(ctx context.Context, name, holder string, ttl time.Duration) (bool, error)
-	ReleaseLease(ctx context.Context, name, holder string) error
 }
 
 var _ workerStore = (*Store)(nil)
@@ -407,36 +406,36 @@ func TestLease(t *testing.T) {
 	ctx := context.Background()
 	clk := newTestClock()
 	dir := t.TempDir()
+	// Two stores on one folder stand for two processes: each takes its
+	// own file lock.
 	a, b := openClocked(t, dir, clk), openClocked(t, dir, clk)
-	const ttl = time.Minute
-	step := func(s *Store, holder string, want bool) {
+	la, lb := a.Lease("imap:desk@imap.example.fr:993/INBOX"), b.Lease("imap:desk@imap.example.fr:993/INBOX")
+	step := func(l Lease, who string, want bool) LeaseHolder {
 		t.Helper()
-		got, err := s.AcquireLease(ctx, "mailbox:INBOX", holder, ttl)
+		got, h, err := l.TryAcquire(ctx)
 		if err != nil || got != want {
-			t.Errorf("AcquireLease(%s) at %s = %v, %v, want %v", holder, clk.Now().Format(time.TimeOnly), got, err, want)
+			t.Errorf("TryAcquire(%s) = %v, %v, want %v", who, got, err, want)
 		}
+		return h
 	}
-	step(a, "worker-a", true)
-	step(b, "worker-b", false)
-	clk.Advance(ttl / 2)
-	step(a, "worker-a", true) // renewal pushes the end to 09:01:30
-	clk.Advance(ttl / 2)
-	step(b, "worker-b", false) // 09:01:00: still a's
-	clk.Advance(ttl / 2)
-	step(b, "worker-b", true) // 09:01:30: expired, b takes it
-	step(a, "worker-a", false)
-	if err := a.ReleaseLease(ctx, "mailbox:INBOX", "worker-a"); err != nil {
+	taken := clk.Now()
+	step(la, "a", true)
+	step(la, "a again", true)
+	clk.Advance(time.Hour) // no renewal: a holds it while it lives
+	host, _ := os.Hostname()
+	if h := step(lb, "b", false); h.Host != host || h.PID != os.Getpid() || !h.Since.Equal(taken) {
+		t.Errorf("b sees the holder as %+v, want %s pid %d since %s", h, host, os.Getpid(), taken)
+	}
+	if ok, _, err := b.Lease("imap:desk@imap.example.fr:993/Other").TryAcquire(ctx); err != nil || !ok {
+		t.Errorf("TryAcquire of another mailbox = %v, %v, want true", ok, err)
+	}
+	if err := lb.Release(ctx); err != nil {
+		t.Errorf("Release of a lease not held: %v", err)
+	}
+	step(lb, "b", false)
+	if err := la.Release(ctx); err != nil {
 		t.Fatal(err)
 	}
-	step(a, "worker-a", false) // a's release of b's lease does nothing
-	if err := b.ReleaseLease(ctx, "mailbox:INBOX", "worker-b"); err != nil {
-		t.Fatal(err)
-	}
-	step(a, "worker-a", true)
-	if ok, err := a.AcquireLease(ctx, "mailbox:Other", "worker-b", ttl); err != nil || !ok {
-		t.Errorf("AcquireLease of another name = %v, %v, want true", ok, err)
-	}
-	if _, err := a.AcquireLease(ctx, "x", "y", 0); err == nil || !strings.Contains(err.Error(), "must be positive") {
-		t.Errorf("AcquireLease(ttl 0) err = %v, want a refusal", err)
-	}
+	step(lb, "b after a's release", true)
+	step(la, "a after b took it", false)
 }

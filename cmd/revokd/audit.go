@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 
@@ -47,13 +46,11 @@ type auditResult struct {
 }
 
 func auditVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("audit verify", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, auditUsage) }
+	fs := newFlagSet("audit verify", stdout, stderr)
 	configPath := fs.String("config", "", "configuration `file` (revokd.toml)")
 	asJSON := fs.Bool("json", false, "print a JSON object")
-	if _, ok := parseQueueArgs(fs, args, 0, "", stderr); !ok {
-		return exitUsage
+	if _, code, ok := parseQueueArgs(fs, args, 0, "", stdout, stderr); !ok {
+		return code
 	}
 	store, code := openQueueStore(ctx, *configPath, stderr)
 	if store == nil {

@@ -34,9 +34,12 @@ type Config struct {
 		CAFile          string   `toml:"ca_file"`
 		MaxMessageBytes int64    `toml:"max_message_bytes"`
 		PollInterval    duration `toml:"poll_interval"`
-		// LeaseTTL is how long a worker that died keeps the mailbox from
-		// the next one.
+		// LeaseTTL is no longer used: the mailbox lease is a lock held by
+		// the live process. Kept so that existing files still load.
 		LeaseTTL duration `toml:"lease_ttl"`
+		// AuthRetry is the wait before trying again after the server
+		// refused the credentials.
+		AuthRetry duration `toml:"auth_retry"`
 	} `toml:"imap"`
 
 	CA struct {
@@ -160,6 +163,7 @@ func defaultConfig() *Config {
 	c.Verify.TimeBudget.Duration = 10 * time.Second
 	c.Trust.FetchTimeout.Duration = 5 * time.Second
 	c.IMAP.LeaseTTL.Duration = 60 * time.Second
+	c.IMAP.AuthRetry.Duration = 5 * time.Minute
 	c.Form.Fields = map[string]string{}
 	for k, v := range defaultFormFields {
 		c.Form.Fields[k] = v
@@ -169,21 +173,52 @@ func defaultConfig() *Config {
 
 // loadConfig reads the TOML file at path over the defaults. Relative paths
 // inside the file are taken relative to the file's folder, so a config
-// works whatever the current directory of the process.
+// works whatever the current directory of the process. Every problem with
+// the file's keys and values is reported at once, as a *ConfigError
+// naming each key; whether the files it names exist is checkForRun's
+// business.
 func loadConfig(path string) (*Config, error) {
+	c, ps, err := readConfig(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := ps.err(path); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// loadRunConfig is loadConfig with checkForRun's problems added, for run
+// and check: one report with everything.
+func loadRunConfig(path string) (*Config, error) {
+	c, ps, err := readConfig(path)
+	if err != nil {
+		return nil, err
+	}
+	ps = append(ps, checkForRun(c)...)
+	if err := ps.err(path); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// readConfig decodes the file and lists the problems of its keys and
+// values; err is set only when the file cannot be read or parsed.
+func readConfig(path string) (*Config, problems, error) {
 	c := defaultConfig()
 	if path == "" {
-		return c, nil
+		return c, nil, nil
 	}
 	md, err := toml.DecodeFile(path, c)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("reading config: %w", err)
+			return nil, nil, fmt.Errorf("reading config: %w", err)
 		}
-		return nil, fmt.Errorf("reading config %s: %w", path, err)
+		return nil, nil, fmt.Errorf("reading config %s: %w", path, err)
 	}
-	if undecoded := md.Undecoded(); len(undecoded) > 0 {
-		return nil, fmt.Errorf("config %s: unknown key %q", path, undecoded[0].String())
+	var ps problems
+	for _, k := range md.Undecoded() {
+		ps.add(k.String(), "unknown key %q: see revokd.example.toml for the keys revokd reads", k.String())
 	}
 	for k, v := range defaultFormFields {
 		if c.Form.Fields[k] == "" {
@@ -204,10 +239,8 @@ func loadConfig(path string) (*Config, error) {
 	for i, r := range c.CA.Issuers {
 		c.CA.Issuers[i] = resolvePath(base, r)
 	}
-	if err := c.validate(); err != nil {
-		return nil, fmt.Errorf("config %s: %w", path, err)
-	}
-	return c, nil
+	c.validate(&ps)
+	return c, ps, nil
 }
 
 func resolvePath(base, p string) string {
@@ -217,30 +250,45 @@ func resolvePath(base, p string) string {
 	return filepath.Join(base, p)
 }
 
-func (c *Config) validate() error {
+// validate adds the problems of the values themselves, whatever the
+// sub-command.
+func (c *Config) validate(ps *problems) {
 	switch c.IMAP.Security {
 	case "tls", "starttls", "none":
 	default:
-		return fmt.Errorf("imap.security = %q: want tls, starttls or none", c.IMAP.Security)
+		ps.add("imap.security", "%q: want tls, starttls or none", c.IMAP.Security)
 	}
 	switch c.SMTP.Security {
 	case "tls", "starttls", "none":
 	default:
-		return fmt.Errorf("smtp.security = %q: want tls, starttls or none", c.SMTP.Security)
+		ps.add("smtp.security", "%q: want tls, starttls or none", c.SMTP.Security)
 	}
 	if c.Verify.MaxFileBytes <= 0 {
-		return fmt.Errorf("verify.max_file_bytes = %d: must be positive", c.Verify.MaxFileBytes)
+		ps.add("verify.max_file_bytes", "%d: must be positive", c.Verify.MaxFileBytes)
 	}
-	if c.IMAP.LeaseTTL.Duration < time.Second {
-		return fmt.Errorf("imap.lease_ttl must be at least 1s")
+	if c.IMAP.AuthRetry.Duration <= 0 {
+		ps.add("imap.auth_retry", "%v: must be positive, e.g. \"5m\"", c.IMAP.AuthRetry.Duration)
 	}
 	if c.Verify.TimeBudget.Duration <= 0 {
-		return fmt.Errorf("verify.time_budget must be positive")
+		ps.add("verify.time_budget", "%v: must be positive", c.Verify.TimeBudget.Duration)
 	}
 	for k := range c.Form.Fields {
 		if _, ok := defaultFormFields[k]; !ok {
-			return fmt.Errorf("form.fields: unknown meaning %q", k)
+			ps.add("form.fields."+k, "unknown meaning %q: see revokd.example.toml for the meanings", k)
 		}
 	}
-	return nil
+	c.Queue.validate(ps, "queue")
+	c.SMTP.retryPolicy.validate(ps, "smtp")
+}
+
+func (p retryPolicy) validate(ps *problems, section string) {
+	if p.MaxAttempts < 1 {
+		ps.add(section+".max_attempts", "%d: must be at least 1", p.MaxAttempts)
+	}
+	if p.RetryDelay.Duration <= 0 {
+		ps.add(section+".retry_delay", "%v: must be positive, e.g. \"1m\"", p.RetryDelay.Duration)
+	}
+	if p.MaxRetryDelay.Duration < p.RetryDelay.Duration {
+		ps.add(section+".max_retry_delay", "%v: must be at least retry_delay (%v)", p.MaxRetryDelay.Duration, p.RetryDelay.Duration)
+	}
 }

@@ -17,7 +17,8 @@ const usage = `usage: revokd <command> [flags]
 commands:
   demo [--keep] [-v]  run the worker on sample mails (in-memory IMAP, temporary store)
   run --config F     the worker: IMAP -> verify -> decide -> queue
-  verify [--config F] [--trust PEM] [--policy OID]... [--crl-dir DIR] [--json] FILE.pdf|FILE.eml
+  check --config F   check the configuration, the IMAP login, the SMTP relay and the store
+  verify [--config F] [--trust PEM] [--policy OID]... [--crl-dir DIR] [--json] FILE.pdf|FILE.eml|-
                      verify a signed form, or every PDF of a mail
   queue list|show|next|done|failed|retry [--config F] ...
                      the requests, and the CA executor's queue
@@ -26,6 +27,11 @@ commands:
   registry import-certs [--config F] [--crl FILE]... PATH...
   registry import-reps [--config F] FILE.csv
                      load issued certificates and legal representatives
+  version            the version, commit, Go version and dependencies of this build
+  help [CMD [SUB]]   a command's flags and an example (also: revokd CMD -h)
+
+exit status: 0 done, 1 refused or failed (see each command), 2 usage or
+configuration error
 `
 
 func main() {
@@ -44,10 +50,15 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprint(stderr, usage)
 		return exitUsage
 	}
-	if args[0] == "verify" {
+	switch args[0] {
+	case "verify":
 		// verify holds no state worth a clean shutdown: an interrupt may
 		// end it at once, and it is spared the signal watcher's thread.
-		return cmdVerify(ctx, args[1:], stdout, stderr)
+		return cmdVerify(ctx, args[1:], stdin, stdout, stderr)
+	case "version":
+		return cmdVersion(args[1:], stdout, stderr)
+	case "help":
+		return cmdHelp(args[1:], stdout, stderr, func(a []string) int { return run(ctx, a, stdin, stdout, stderr) })
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -56,13 +67,15 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cmdDemo(ctx, args[1:], stdout, stderr)
 	case "run":
 		return cmdRun(ctx, args[1:], stdout, stderr)
+	case "check":
+		return cmdCheck(ctx, args[1:], stdout, stderr)
 	case "registry":
 		return cmdRegistry(ctx, args[1:], stdout, stderr)
 	case "queue":
 		return cmdQueue(ctx, args[1:], stdout, stderr)
 	case "audit":
 		return cmdAudit(ctx, args[1:], stdout, stderr)
-	case "help", "-h", "--help":
+	case "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return exitOK
 	}

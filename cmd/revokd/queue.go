@@ -77,19 +77,17 @@ func cmdQueue(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 }
 
 // queueFlags is the flag set of one queue command, with --config.
-func queueFlags(name string, stderr io.Writer) (*flag.FlagSet, *string) {
-	fs := flag.NewFlagSet("queue "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, queueUsage) }
+func queueFlags(name string, stdout, stderr io.Writer) (*flag.FlagSet, *string) {
+	fs := newFlagSet("queue "+name, stdout, stderr)
 	return fs, fs.String("config", "", "configuration `file` (revokd.toml)")
 }
 
 // parseQueueArgs parses flags anywhere among the arguments and returns the
 // want positional ones, or prints why not.
-func parseQueueArgs(fs *flag.FlagSet, args []string, want int, what string, stderr io.Writer) ([]string, bool) {
+func parseQueueArgs(fs *flag.FlagSet, args []string, want int, what string, stdout, stderr io.Writer) ([]string, int, bool) {
 	pos, err := parseInterspersed(fs, args)
-	if err != nil {
-		return nil, false
+	if code, ok := flagOutcome(fs, err, stdout); !ok {
+		return nil, code, false
 	}
 	if len(pos) != want {
 		if want == 0 {
@@ -97,9 +95,9 @@ func parseQueueArgs(fs *flag.FlagSet, args []string, want int, what string, stde
 		} else {
 			fmt.Fprintf(stderr, "revokd: %s: want exactly one %s, got %d arguments\n", fs.Name(), what, len(pos))
 		}
-		return nil, false
+		return nil, exitUsage, false
 	}
-	return pos, true
+	return pos, exitOK, true
 }
 
 func parseID(s, what string, stderr io.Writer) (int64, bool) {
@@ -167,13 +165,13 @@ func writeJSON(w io.Writer, v any) error {
 }
 
 func queueList(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs, configPath := queueFlags("list", stderr)
+	fs, configPath := queueFlags("list", stdout, stderr)
 	all := fs.Bool("all", false, "include the mails that were not requests")
 	state := fs.String("state", "", "only requests in this `state`")
 	limit := fs.Int("limit", 0, "only the `N` newest (0: all)")
 	asJSON := fs.Bool("json", false, "print a JSON array")
-	if _, ok := parseQueueArgs(fs, args, 0, "", stderr); !ok {
-		return exitUsage
+	if _, code, ok := parseQueueArgs(fs, args, 0, "", stdout, stderr); !ok {
+		return code
 	}
 	o := queue.ListOptions{All: *all, Limit: *limit}
 	if *state != "" {
@@ -252,11 +250,11 @@ func cleanText(s string, limit int) string {
 }
 
 func queueShow(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs, configPath := queueFlags("show", stderr)
+	fs, configPath := queueFlags("show", stdout, stderr)
 	asJSON := fs.Bool("json", false, "print a JSON object")
-	pos, ok := parseQueueArgs(fs, args, 1, "request ID", stderr)
+	pos, code, ok := parseQueueArgs(fs, args, 1, "request ID", stdout, stderr)
 	if !ok {
-		return exitUsage
+		return code
 	}
 	id, ok := parseID(pos[0], "request ID", stderr)
 	if !ok {
@@ -406,11 +404,11 @@ func defaultActor(role string) string {
 }
 
 func queueNext(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs, configPath := queueFlags("next", stderr)
+	fs, configPath := queueFlags("next", stdout, stderr)
 	lease := fs.Duration("lease", defaultJobLease, "how long the executor has before the job is handed out again")
 	actor := fs.String("actor", queue.ActorExecutor, "`name` recorded in the audit log")
-	if _, ok := parseQueueArgs(fs, args, 0, "", stderr); !ok {
-		return exitUsage
+	if _, code, ok := parseQueueArgs(fs, args, 0, "", stdout, stderr); !ok {
+		return code
 	}
 	if *lease <= 0 {
 		fmt.Fprintf(stderr, "revokd: --lease %s: must be positive\n", *lease)
@@ -436,11 +434,11 @@ func queueNext(ctx context.Context, args []string, stdout, stderr io.Writer) int
 }
 
 func queueDone(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs, configPath := queueFlags("done", stderr)
+	fs, configPath := queueFlags("done", stdout, stderr)
 	actor := fs.String("actor", queue.ActorExecutor, "`name` recorded in the audit log")
-	pos, ok := parseQueueArgs(fs, args, 1, "job ID", stderr)
+	pos, code, ok := parseQueueArgs(fs, args, 1, "job ID", stdout, stderr)
 	if !ok {
-		return exitUsage
+		return code
 	}
 	id, ok := parseID(pos[0], "job ID", stderr)
 	if !ok {
@@ -464,14 +462,14 @@ func queueDone(ctx context.Context, args []string, stdout, stderr io.Writer) int
 }
 
 func queueFailed(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs, configPath := queueFlags("failed", stderr)
+	fs, configPath := queueFlags("failed", stdout, stderr)
 	actor := fs.String("actor", queue.ActorExecutor, "`name` recorded in the audit log")
 	message := fs.String("error", "", "what went wrong (required)")
 	maxAttempts := fs.Int("max-attempts", 0, "must equal [queue] max_attempts of the configuration when given (the policy lives there, for queue next too)")
 	attempt := fs.Int("attempt", 0, "the job's `attempts` as queue next printed them; 0 reports on whatever attempt runs")
-	pos, ok := parseQueueArgs(fs, args, 1, "job ID", stderr)
+	pos, code, ok := parseQueueArgs(fs, args, 1, "job ID", stdout, stderr)
 	if !ok {
-		return exitUsage
+		return code
 	}
 	id, ok := parseID(pos[0], "job ID", stderr)
 	if !ok {
@@ -516,11 +514,11 @@ func queueFailed(ctx context.Context, args []string, stdout, stderr io.Writer) i
 }
 
 func queueRetry(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs, configPath := queueFlags("retry", stderr)
+	fs, configPath := queueFlags("retry", stdout, stderr)
 	actor := fs.String("actor", defaultActor("operator"), "`name` recorded in the audit log")
-	pos, ok := parseQueueArgs(fs, args, 1, "job ID", stderr)
+	pos, code, ok := parseQueueArgs(fs, args, 1, "job ID", stdout, stderr)
 	if !ok {
-		return exitUsage
+		return code
 	}
 	id, ok := parseID(pos[0], "job ID", stderr)
 	if !ok {

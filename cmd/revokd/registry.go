@@ -74,15 +74,13 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 }
 
 func registryImportCerts(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("registry import-certs", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, registryUsage) }
+	fs := newFlagSet("registry import-certs", stdout, stderr)
 	configPath := fs.String("config", "", "configuration `file` (revokd.toml)")
 	var crls stringList
 	fs.Var(&crls, "crl", "CRL `file` (PEM or DER) saying which certificates are revoked; may be repeated")
 	paths, err := parseInterspersed(fs, args)
-	if err != nil {
-		return exitUsage
+	if code, ok := flagOutcome(fs, err, stdout); !ok {
+		return code
 	}
 	if len(paths) == 0 {
 		fmt.Fprintf(stderr, "revokd: registry import-certs: no certificate file or folder given\n%s", registryUsage)
@@ -98,13 +96,11 @@ func registryImportCerts(ctx context.Context, args []string, stdout, stderr io.W
 }
 
 func registryImportReps(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("registry import-reps", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, registryUsage) }
+	fs := newFlagSet("registry import-reps", stdout, stderr)
 	configPath := fs.String("config", "", "configuration `file` (revokd.toml)")
 	files, err := parseInterspersed(fs, args)
-	if err != nil {
-		return exitUsage
+	if code, ok := flagOutcome(fs, err, stdout); !ok {
+		return code
 	}
 	if len(files) != 1 {
 		fmt.Fprintf(stderr, "revokd: registry import-reps: want exactly one CSV file, got %d\n%s", len(files), registryUsage)

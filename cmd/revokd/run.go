@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,7 +11,10 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/revokd/revokd/authorize"
 	"github.com/revokd/revokd/ingest"
@@ -22,14 +24,19 @@ import (
 )
 
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("run", stdout, stderr)
 	configPath := fs.String("config", "revokd.toml", "configuration `file`")
-	if err := fs.Parse(args); err != nil {
+	if code, ok := parseFlags(fs, args, stdout); !ok {
+		return code
+	}
+	if fs.NArg() != 0 {
+		fmt.Fprintf(stderr, "revokd: run takes no arguments, got %q\n", fs.Args())
 		return exitUsage
 	}
-	cfg, err := loadConfig(*configPath)
+	cfg, err := loadRunConfig(*configPath)
 	if err != nil {
+		// Nothing is created before the whole configuration is known to
+		// be usable: no store, no listener.
 		fmt.Fprintln(stderr, "revokd:", err)
 		return exitUsage
 	}
@@ -47,13 +54,18 @@ type app struct {
 	worker  *worker.Worker
 	mailbox *ingest.Mailbox
 	lease   string
-	// leaseTTL is how long the mailbox lease lasts without renewal: a
-	// worker that died lets another take the mailbox over within it.
-	leaseTTL time.Duration
+	// relay records the SMTP relay's health; nil when no relay is
+	// configured.
+	relay *notify.RelayHealth
+	// verifySeconds observes each PDF's verification time.
+	verifySeconds prometheus.Histogram
+	// leaseState says whether this process holds the mailbox, or who
+	// does.
+	leaseState leaseState
 }
 
 // newApp wires the store, the verifier, the authorisation and the mailbox
-// from the configuration.
+// from the configuration, which passed checkForRun.
 func newApp(ctx context.Context, cfg *Config, log *slog.Logger, tokenSource func(context.Context) (string, error)) (*app, error) {
 	if cfg.Store.URL != "" {
 		return nil, errors.New("store.url: only the embedded SQLite store is available (leave store.url empty)")
@@ -66,25 +78,38 @@ func newApp(ctx context.Context, cfg *Config, log *slog.Logger, tokenSource func
 	if err != nil {
 		return nil, err
 	}
-	store, err := queue.OpenWith(ctx, cfg.DataDir, cfg.storeOptions())
-	if err != nil {
+	a := &app{verifySeconds: newVerifyHistogram()}
+	if a.mailbox, err = newMailbox(cfg, log, tokenSource); err != nil {
 		return nil, err
 	}
-	w, err := worker.New(worker.Config{
-		Store:     store,
-		Registry:  store,
+	// The store last: a configuration that fails above leaves nothing
+	// behind.
+	if a.store, err = queue.OpenWith(ctx, cfg.DataDir, cfg.storeOptions()); err != nil {
+		return nil, err
+	}
+	a.worker, err = worker.New(worker.Config{
+		Store:     a.store,
+		Registry:  a.store,
 		Authorize: authorize.Options{Fields: authorize.FormFieldsFromMap(cfg.Form.Fields), Issuers: issuers},
 		Verify:    opts,
 		// The MIME walk takes whatever the mailbox lets through, and a PDF
 		// as large as the verifier takes.
-		Limits:  ingest.Limits{MaxMessageBytes: cfg.IMAP.MaxMessageBytes, MaxAttachmentBytes: cfg.Verify.MaxFileBytes},
-		Address: firstNonEmpty(cfg.SMTP.From, cfg.IMAP.Username),
-		Logger:  log,
+		Limits:   ingest.Limits{MaxMessageBytes: cfg.IMAP.MaxMessageBytes, MaxAttachmentBytes: cfg.Verify.MaxFileBytes},
+		Address:  firstNonEmpty(cfg.SMTP.From, cfg.IMAP.Username),
+		Logger:   log,
+		Verified: func(d time.Duration) { a.verifySeconds.Observe(d.Seconds()) },
 	})
 	if err != nil {
-		store.Close()
+		a.store.Close()
 		return nil, err
 	}
+	a.lease = "imap:" + cfg.IMAP.Username + "@" + cfg.IMAP.Address + "/" + cfg.IMAP.Mailbox
+	return a, nil
+}
+
+// newMailbox builds the mailbox reader from [imap]; tokenSource, when
+// set, replaces the configured secret (the demo).
+func newMailbox(cfg *Config, log *slog.Logger, tokenSource func(context.Context) (string, error)) (*ingest.Mailbox, error) {
 	mc := ingest.MailboxConfig{
 		Address:         cfg.IMAP.Address,
 		Security:        ingest.Security(cfg.IMAP.Security),
@@ -94,36 +119,31 @@ func newApp(ctx context.Context, cfg *Config, log *slog.Logger, tokenSource func
 		RejectedFolder:  cfg.IMAP.RejectedFolder,
 		MaxMessageBytes: cfg.IMAP.MaxMessageBytes,
 		PollInterval:    cfg.IMAP.PollInterval.Duration,
+		AuthRetry:       cfg.IMAP.AuthRetry.Duration,
 		Logger:          log,
 		TokenSource:     tokenSource,
 	}
 	if tokenSource == nil {
-		if mc.TokenSource, mc.Password, err = imapCredentials(cfg); err != nil {
-			store.Close()
-			return nil, err
+		if mc.TokenSource, mc.PasswordSource, mc.Password = imapCredentials(cfg); mc.Password == "" && mc.TokenSource == nil && mc.PasswordSource == nil {
+			return nil, errors.New("imap.password: no IMAP secret: set REVOKD_IMAP_PASSWORD, imap.password_file or imap.password")
 		}
 	}
 	if cfg.IMAP.CAFile != "" {
 		roots, err := loadRoots([]string{cfg.IMAP.CAFile})
 		if err != nil {
-			store.Close()
 			return nil, fmt.Errorf("imap.ca_file: %w", err)
 		}
 		host, _, _ := net.SplitHostPort(cfg.IMAP.Address)
 		mc.TLSConfig = &tls.Config{RootCAs: roots, ServerName: host, MinVersion: tls.VersionTLS12}
 	}
-	mbox, err := ingest.NewMailbox(mc)
-	if err != nil {
-		store.Close()
-		return nil, err
-	}
-	return &app{store: store, worker: w, mailbox: mbox, lease: "imap:" + cfg.IMAP.Username + "@" + cfg.IMAP.Address + "/" + cfg.IMAP.Mailbox,
-		leaseTTL: cfg.IMAP.LeaseTTL.Duration}, nil
+	return ingest.NewMailbox(mc)
 }
 
 // imapCredentials finds the IMAP secret: an OAuth 2.0 token file, else
-// REVOKD_IMAP_PASSWORD, else imap.password_file, else imap.password.
-func imapCredentials(cfg *Config) (func(context.Context) (string, error), string, error) {
+// REVOKD_IMAP_PASSWORD, else imap.password_file, else imap.password. The
+// files are read at each connection, so that a secret fixed on disk is
+// taken without a restart.
+func imapCredentials(cfg *Config) (token, passwordSource func(context.Context) (string, error), password string) {
 	if path := cfg.IMAP.OAuth2TokenFile; path != "" {
 		return func(context.Context) (string, error) {
 			b, err := os.ReadFile(path)
@@ -131,99 +151,106 @@ func imapCredentials(cfg *Config) (func(context.Context) (string, error), string
 				return "", fmt.Errorf("reading imap.oauth2_token_file: %w", err)
 			}
 			return strings.TrimSpace(string(b)), nil
-		}, "", nil
+		}, nil, ""
 	}
 	if p := os.Getenv("REVOKD_IMAP_PASSWORD"); p != "" {
-		return nil, p, nil
+		return nil, nil, p
 	}
-	if cfg.IMAP.PasswordFile != "" {
-		b, err := os.ReadFile(cfg.IMAP.PasswordFile)
-		if err != nil {
-			return nil, "", fmt.Errorf("imap.password_file: %w", err)
-		}
-		return nil, strings.TrimRight(string(b), "\r\n"), nil
+	if path := cfg.IMAP.PasswordFile; path != "" {
+		return nil, func(context.Context) (string, error) {
+			b, err := os.ReadFile(path)
+			if err != nil {
+				return "", fmt.Errorf("reading imap.password_file: %w", err)
+			}
+			return strings.TrimRight(string(b), "\r\n"), nil
+		}, ""
 	}
-	return nil, cfg.IMAP.Password, nil
+	return nil, nil, cfg.IMAP.Password
 }
 
-// run holds the mailbox lease and reads the mailbox until ctx ends. When
-// another worker holds the lease, it waits for it.
+// leaseRetry is how often a worker that waits for the mailbox tries the
+// lease again. The lease is a lock the kernel drops when its holder dies,
+// so a restarted worker gets it within this after its predecessor's end.
+const leaseRetry = time.Second
+
+// leaseState is whether this process holds the mailbox lease, or who does.
+type leaseState struct {
+	mu     sync.Mutex
+	held   bool
+	holder queue.LeaseHolder // when not held: who holds it
+	known  bool              // a first attempt was made
+}
+
+func (l *leaseState) set(held bool, holder queue.LeaseHolder) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.held, l.holder, l.known = held, holder, true
+}
+
+func (l *leaseState) get() (held, known bool, holder queue.LeaseHolder) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.held, l.known, l.holder
+}
+
+// run holds the mailbox lease and reads the mailbox until ctx ends. While
+// another live revokd holds the lease, it waits, and says who holds it.
 func (a *app) run(ctx context.Context, log *slog.Logger) error {
-	host, _ := os.Hostname()
-	holder := fmt.Sprintf("%s/%d", host, os.Getpid())
+	lease := a.store.Lease(a.lease)
+	var shown queue.LeaseHolder
 	for {
-		ok, err := a.store.AcquireLease(ctx, a.lease, holder, a.leaseTTL)
+		ok, holder, err := lease.TryAcquire(ctx)
 		if err != nil {
 			return fmt.Errorf("taking the mailbox lease: %w", err)
 		}
+		a.leaseState.set(ok, holder)
 		if ok {
 			break
 		}
-		log.InfoContext(ctx, "another worker reads this mailbox; waiting", "lease", a.lease)
+		if holder != shown {
+			shown = holder
+			log.InfoContext(ctx, "another revokd reads this mailbox; waiting until it stops",
+				"lease", a.lease, "holder_host", holder.Host, "holder_pid", holder.PID, "holder_since", holder.Since)
+		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(a.leaseTTL / 3):
+		case <-time.After(leaseRetry):
 		}
 	}
-	defer a.store.ReleaseLease(context.WithoutCancel(ctx), a.lease, holder)
-
-	runCtx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	go func() {
-		t := time.NewTicker(a.leaseTTL / 3)
-		defer t.Stop()
-		for {
-			select {
-			case <-runCtx.Done():
-				return
-			case <-t.C:
-				if ok, err := a.store.AcquireLease(runCtx, a.lease, holder, a.leaseTTL); err != nil || !ok {
-					cancel(fmt.Errorf("lost the mailbox lease (err %v)", err))
-					return
-				}
-			}
-		}
-	}()
-	err := a.mailbox.Run(runCtx, a.worker)
-	if cause := context.Cause(runCtx); cause != nil && !errors.Is(cause, context.Canceled) {
-		return cause
-	}
-	return err
+	defer lease.Release(context.WithoutCancel(ctx))
+	log.InfoContext(ctx, "holding the mailbox", "lease", a.lease)
+	return a.mailbox.Run(ctx, a.worker)
 }
 
 func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
+	// Listen before the store is created: an address in use is found
+	// without leaving anything behind.
+	ln, err := net.Listen("tcp", cfg.HTTP.Address)
+	if err != nil {
+		return fmt.Errorf("http.address: %w", err)
+	}
+	defer ln.Close()
 	a, err := newApp(ctx, cfg, log, nil)
 	if err != nil {
 		return err
 	}
 	defer a.store.Close()
-
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintln(w, "ok")
-	})
-	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
-		ob, err := a.store.OutboxStats(r.Context())
-		if err != nil {
-			http.Error(w, "the store cannot be read", http.StatusServiceUnavailable)
-			return
-		}
-		writeMetrics(w, a.mailbox.Stats(), ob)
-	})
-	srv := &http.Server{Addr: cfg.HTTP.Address, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	ln, err := net.Listen("tcp", cfg.HTTP.Address)
-	if err != nil {
-		return fmt.Errorf("http.address: %w", err)
-	}
-	go srv.Serve(ln)
-	defer srv.Shutdown(context.WithoutCancel(ctx))
-	log.InfoContext(ctx, "revokd running", "http", "http://"+ln.Addr().String(), "imap", cfg.IMAP.Address, "mailbox", cfg.IMAP.Mailbox, "data_dir", cfg.DataDir)
-
 	snd, err := newSender(cfg, a.store, log)
 	if err != nil {
 		return err
 	}
+	if snd != nil {
+		a.relay = snd.Health
+	}
+
+	mux := http.NewServeMux()
+	a.mount(mux)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	defer srv.Shutdown(context.WithoutCancel(ctx))
+	log.InfoContext(ctx, "revokd running", "http", "http://"+ln.Addr().String(), "imap", cfg.IMAP.Address, "mailbox", cfg.IMAP.Mailbox, "data_dir", cfg.DataDir)
+
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	sent := make(chan struct{})
@@ -257,6 +284,7 @@ func newSender(cfg *Config, store notify.Store, log *slog.Logger) (*notify.Sende
 		Username: cfg.SMTP.Username,
 		From:     firstNonEmpty(cfg.SMTP.From, cfg.IMAP.Username),
 		Logger:   log,
+		Health:   new(notify.RelayHealth),
 	}
 	if s.Username != "" {
 		var err error
@@ -291,26 +319,6 @@ func smtpPassword(cfg *Config) (string, error) {
 		return "", fmt.Errorf("smtp.password_file: %w", err)
 	}
 	return strings.TrimRight(string(b), "\r\n"), nil
-}
-
-func writeMetrics(w io.Writer, s ingest.Stats, ob queue.OutboxStats) {
-	for _, m := range []struct {
-		name, help string
-		v          uint64
-	}{
-		{"revokd_imap_connects_total", "IMAP sessions opened", s.Connects},
-		{"revokd_imap_reconnects_total", "IMAP sessions ended by an error", s.Reconnects},
-		{"revokd_mails_fetched_total", "mails handed to the worker", s.Fetched},
-		{"revokd_mails_over_cap_total", "mails over the size cap", s.OverCap},
-		{"revokd_mails_processed_total", "mails moved to the processed folder", s.Processed},
-		{"revokd_mails_rejected_total", "mails moved to the rejected folder", s.Rejected},
-		{"revokd_handler_errors_total", "mails left for a retry after an error", s.HandlerErrors},
-	} {
-		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s counter\n%s %d\n", m.name, m.help, m.name, m.name, m.v)
-	}
-	fmt.Fprintf(w, "# HELP revokd_mails_failing mails waiting for a retry after their handling failed\n# TYPE revokd_mails_failing gauge\nrevokd_mails_failing %d\n", s.Failing)
-	fmt.Fprint(w, "# HELP revokd_outbox_messages notifications in the outbox, by state\n# TYPE revokd_outbox_messages gauge\n")
-	fmt.Fprintf(w, "revokd_outbox_messages{state=\"pending\"} %d\nrevokd_outbox_messages{state=\"sent\"} %d\nrevokd_outbox_messages{state=\"failed\"} %d\n", ob.Pending, ob.Sent, ob.Failed)
 }
 
 func firstNonEmpty(s ...string) string {

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"maps"
@@ -47,11 +46,10 @@ type mailReport struct {
 // process saves the collector's start-up and its threads.
 const verifyMemoryLimit = 512 << 20
 
-func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func cmdVerify(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	debug.SetGCPercent(-1)
 	debug.SetMemoryLimit(verifyMemoryLimit)
-	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("verify", stdout, stderr)
 	configPath := fs.String("config", "", "configuration `file` (revokd.toml)")
 	var trust, policies multiFlag
 	fs.Var(&trust, "trust", "PEM `bundle` of trust anchors (repeatable; replaces trust.roots)")
@@ -61,11 +59,11 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	offline := fs.Bool("offline", false, "do not fetch CRLs or OCSP responses")
 	crlDir := fs.String("crl-dir", "", "`folder` of CRL files to consult (replaces trust.crl_dir)")
 	at := fs.String("time", "", "validation `time` (RFC 3339) when no timestamp proves one; default now")
-	if err := fs.Parse(args); err != nil {
-		return exitUsage
+	if code, ok := parseFlags(fs, args, stdout); !ok {
+		return code
 	}
 	if fs.NArg() != 1 {
-		fmt.Fprintln(stderr, "revokd: verify takes exactly one FILE.pdf or FILE.eml")
+		fmt.Fprintln(stderr, "revokd: verify takes exactly one FILE.pdf, FILE.eml or - (standard input)")
 		return exitUsage
 	}
 	path := fs.Arg(0)
@@ -97,16 +95,38 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		opts.CurrentTime = t
 	}
 
-	f, err := os.Open(path)
-	if err != nil {
-		fmt.Fprintln(stderr, "revokd:", err)
-		return exitUsage
+	var (
+		src    io.Reader
+		file   *os.File
+		isMail = strings.EqualFold(filepath.Ext(path), ".eml")
+	)
+	if path == "-" {
+		// A pipe: read it whole (bounded), and tell a PDF from a mail by
+		// its header, which PDF readers look for in the first kilobyte.
+		data, err := io.ReadAll(io.LimitReader(stdin, ingest.DefaultMaxMessageBytes+1))
+		if err != nil {
+			fmt.Fprintln(stderr, "revokd: reading standard input:", err)
+			return exitUsage
+		}
+		if int64(len(data)) > ingest.DefaultMaxMessageBytes {
+			fmt.Fprintf(stderr, "revokd: standard input is larger than %d bytes\n", ingest.DefaultMaxMessageBytes)
+			return exitUsage
+		}
+		isMail = !bytes.Contains(data[:min(len(data), 1024)], []byte("%PDF-"))
+		src = bytes.NewReader(data)
+	} else {
+		f, err := os.Open(path)
+		if err != nil {
+			fmt.Fprintln(stderr, "revokd:", err)
+			return exitUsage
+		}
+		defer f.Close()
+		src, file = f, f
 	}
-	defer f.Close()
 	var out any
 	var decisive *pdfverify.Report
-	if strings.EqualFold(filepath.Ext(path), ".eml") {
-		mr, err := verifyMail(ctx, f, opts)
+	if isMail {
+		mr, err := verifyMail(ctx, src, opts)
 		if err != nil {
 			fmt.Fprintln(stderr, "revokd:", err)
 			return exitUsage
@@ -116,7 +136,7 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			printMail(stdout, mr, *verbose)
 		}
 	} else {
-		rep, release, err := verifyPDF(ctx, f, opts)
+		rep, release, err := verifyPDF(ctx, file, src, opts)
 		if err != nil {
 			fmt.Fprintln(stderr, "revokd:", err)
 			return exitUsage
@@ -222,8 +242,14 @@ func loadCertificates(paths []string) ([]*x509.Certificate, error) {
 // verifyPDF verifies the PDF in f. The report may share memory with the
 // file's mapping, so release is called only once the report is no longer
 // used.
-func verifyPDF(ctx context.Context, f *os.File, opts *pdfverify.Options) (rep *pdfverify.Report, release func(), err error) {
-	data, release, err := readPDF(f, opts.MaxFileBytes)
+func verifyPDF(ctx context.Context, f *os.File, r io.Reader, opts *pdfverify.Options) (rep *pdfverify.Report, release func(), err error) {
+	var data []byte
+	if f != nil {
+		data, release, err = readPDF(f, opts.MaxFileBytes)
+	} else {
+		data, err = pdfverify.ReadAll(r, opts.MaxFileBytes)
+		release = func() {}
+	}
 	if errors.Is(err, pdfverify.ErrTooLarge) {
 		return pdfverify.FormatFailureReport("the file is larger than the "+fmt.Sprint(opts.MaxFileBytes)+"-byte limit", opts.MaxFileBytes+1), func() {}, nil
 	}
