@@ -284,14 +284,17 @@ type demoSMTP struct {
 // are a few kilobytes.
 const maxDemoMessage = 1 << 20
 
-func startDemoSMTP() (*demoSMTP, error) {
+func startDemoSMTP() (*demoSMTP, error) { return listenDemoSMTP("127.0.0.1:0") }
+
+// listenDemoSMTP is startDemoSMTP on a given address.
+func listenDemoSMTP(addr string) (*demoSMTP, error) {
 	d := &demoSMTP{}
 	d.srv = smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return demoSession{d}, nil }))
 	d.srv.Domain = "localhost"
 	d.srv.MaxMessageBytes = maxDemoMessage
 	d.srv.ReadTimeout, d.srv.WriteTimeout = demoTimeout, demoTimeout
 	d.srv.ErrorLog = stdlog.New(io.Discard, "", 0)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
 	}

@@ -43,7 +43,7 @@ type Dovecot struct {
 	// Password is every user's password.
 	Password string
 
-	dir, conf string
+	dir, conf, bin string
 	cmd       *exec.Cmd
 	exited    chan struct{}
 	nextUser  atomic.Int32
@@ -72,31 +72,49 @@ func StartDovecot(dir string) (*Dovecot, error) {
 	if bin == "" {
 		return nil, errors.New("dovecot is not installed")
 	}
-	d := &Dovecot{dir: dir, Password: "secret-Pa55", exited: make(chan struct{})}
+	d := &Dovecot{dir: dir, bin: bin, Password: "secret-Pa55"}
 	if err := d.writeFiles(); err != nil {
 		return nil, err
 	}
-	log, err := os.Create(filepath.Join(dir, "dovecot.stderr"))
-	if err != nil {
+	if err := d.start(); err != nil {
 		return nil, err
 	}
-	d.cmd = exec.Command(bin, "-F", "-c", d.conf)
+	return d, nil
+}
+
+// Restart stops Dovecot and starts it again on the same ports with the
+// same users and mail: a server that went away and came back.
+func (d *Dovecot) Restart() error {
+	if err := d.Stop(); err != nil {
+		return err
+	}
+	return d.start()
+}
+
+func (d *Dovecot) start() error {
+	d.exited = make(chan struct{})
+	log, err := os.OpenFile(filepath.Join(d.dir, "dovecot.stderr"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	d.cmd = exec.Command(d.bin, "-F", "-c", d.conf)
 	d.cmd.Stdout = log
 	d.cmd.Stderr = log
 	if err := d.cmd.Start(); err != nil {
 		log.Close()
-		return nil, fmt.Errorf("starting dovecot: %w", err)
+		return fmt.Errorf("starting dovecot: %w", err)
 	}
+	exited := d.exited
 	go func() {
 		d.cmd.Wait()
 		log.Close()
-		close(d.exited)
+		close(exited)
 	}()
 	if err := d.waitListening(); err != nil {
 		d.Stop()
-		return nil, fmt.Errorf("%w\n%s", err, d.Log())
+		return fmt.Errorf("%w\n%s", err, d.Log())
 	}
-	return d, nil
+	return nil
 }
 
 // waitListening waits until both listeners accept connections. Dovecot
