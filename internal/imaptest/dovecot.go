@@ -44,9 +44,9 @@ type Dovecot struct {
 	Password string
 
 	dir, conf, bin string
-	cmd       *exec.Cmd
-	exited    chan struct{}
-	nextUser  atomic.Int32
+	cmd            *exec.Cmd
+	exited         chan struct{}
+	nextUser       atomic.Int32
 }
 
 // DovecotPath returns the dovecot binary's path, or "" when it is not
