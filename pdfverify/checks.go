@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/revokd/revokd/pdfverify/internal/cades"
 	"github.com/revokd/revokd/pdfverify/internal/revocation"
 )
 
@@ -21,51 +20,9 @@ var (
 	oidEmailAddress           = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 1}
 )
 
-// checkTimestamp validates a signature timestamp; ok means its time may
-// serve as the validation time.
-func (v *verification) checkTimestamp(sc *sigCheck, ts *cades.Timestamp, pool *x509.CertPool) (time.Time, bool) {
-	if detail, ok := v.trustTimestamp(ts, pool); !ok {
-		sc.info("timestamp", "the signature timestamp is ignored: "+detail)
-		return time.Time{}, false
-	}
-	sc.pass("timestamp", fmt.Sprintf("signature timestamp of %s by %s", ts.GenTime.UTC().Format(time.RFC3339), ts.Signer.Subject.CommonName))
-	return ts.GenTime, true
-}
-
-// trustTimestamp says whether a verified token's TSA chains to the trust
-// anchors at its time, and if not, why.
-func (v *verification) trustTimestamp(ts *cades.Timestamp, pool *x509.CertPool) (string, bool) {
-	if ts.Err != nil {
-		return "it is not valid: " + ts.Err.Error(), false
-	}
-	if ts.GenTime.After(v.o.CurrentTime.Add(5 * time.Minute)) {
-		return "its time is in the future", false
-	}
-	if v.o.Roots == nil {
-		return "no trust anchors are configured", false
-	}
-	tsPool := x509.NewCertPool()
-	if pool != nil {
-		tsPool = pool.Clone()
-	}
-	for _, c := range ts.Certificates {
-		tsPool.AddCert(c)
-	}
-	_, err := ts.Signer.Verify(x509.VerifyOptions{
-		Roots:         v.o.Roots,
-		Intermediates: tsPool,
-		CurrentTime:   ts.GenTime,
-		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageTimeStamping},
-	})
-	if err != nil {
-		return "its authority is not trusted: " + err.Error(), false
-	}
-	return "", true
-}
-
 // checkChain builds the signer's chain to the trust anchors at time at and
 // returns the first chain found, leaf first.
-func (v *verification) checkChain(sc *sigCheck, signer *x509.Certificate, pool *x509.CertPool, at time.Time) ([]*x509.Certificate, bool) {
+func (v *verification) checkChain(sc *sigCheck, signer *x509.Certificate, pool *x509.CertPool, at time.Time, poe bool) ([]*x509.Certificate, bool) {
 	if v.o.Roots == nil {
 		sc.fail("chain", NoCertificateChainFound, "no trust anchors are configured")
 		return nil, false
@@ -77,8 +34,8 @@ func (v *verification) checkChain(sc *sigCheck, signer *x509.Certificate, pool *
 		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
 	})
 	if err != nil {
-		sub, detail := chainFailure(err, signer, at)
-		sc.fail("chain", sub, detail)
+		name, sub, detail := chainFailure(err, signer, at, poe)
+		sc.fail(name, sub, detail)
 		return nil, false
 	}
 	chain := chains[0]
@@ -90,7 +47,8 @@ func (v *verification) checkChain(sc *sigCheck, signer *x509.Certificate, pool *
 	return chain, true
 }
 
-func chainFailure(err error, signer *x509.Certificate, at time.Time) (SubIndication, string) {
+// chainFailure names the failed check, its sub-indication and why.
+func chainFailure(err error, signer *x509.Certificate, at time.Time, poe bool) (string, SubIndication, string) {
 	var inv x509.CertificateInvalidError
 	if errors.As(err, &inv) && inv.Reason == x509.Expired {
 		who := "a certificate of the chain"
@@ -99,18 +57,25 @@ func chainFailure(err error, signer *x509.Certificate, at time.Time) (SubIndicat
 		}
 		stamp := at.UTC().Format(time.RFC3339)
 		if inv.Cert != nil && at.Before(inv.Cert.NotBefore) {
-			return NotYetValid, fmt.Sprintf("%s is not yet valid at %s (valid from %s)", who, stamp, inv.Cert.NotBefore.UTC().Format(time.RFC3339))
+			return "chain", NotYetValid, fmt.Sprintf("%s is not yet valid at %s (valid from %s)", who, stamp, inv.Cert.NotBefore.UTC().Format(time.RFC3339))
 		}
-		return OutOfBoundsNoPOE, fmt.Sprintf("%s is expired at %s and no timestamp proves an earlier signing time", who, stamp)
+		return "chain", OutOfBoundsNoPOE, fmt.Sprintf("%s is expired at %s and no timestamp proves an earlier signing time", who, stamp)
 	}
 	var ua x509.UnknownAuthorityError
 	if errors.As(err, &ua) {
-		return NoCertificateChainFound, "the signer certificate does not chain to a trust anchor: " + err.Error()
+		// QUIRK: crypto/x509 refuses MD5 and SHA-1 certificate signatures
+		// whatever the algorithm rules say, and tells so only in the text
+		// of its hint; a chain that breaks only there is reported as the
+		// algorithm failure it is.
+		if strings.Contains(err.Error(), "insecure algorithm") {
+			return "algorithms", cryptoSubIndication(poe), "a certificate of the chain is signed with an algorithm the rules do not allow: " + err.Error()
+		}
+		return "chain", NoCertificateChainFound, "the signer certificate does not chain to a trust anchor: " + err.Error()
 	}
 	if errors.As(err, &inv) {
-		return ChainConstraintsFailure, "the certificate chain breaks a constraint: " + err.Error()
+		return "chain", ChainConstraintsFailure, "the certificate chain breaks a constraint: " + err.Error()
 	}
-	return CertificateChainGeneralErr, "the certificate chain is not valid: " + err.Error()
+	return "chain", CertificateChainGeneralErr, "the certificate chain is not valid: " + err.Error()
 }
 
 // checkKeyUsage requires a key usage that allows signing documents.
@@ -171,6 +136,9 @@ func (v *verification) checkPolicy(sc *sigCheck, chain []*x509.Certificate) {
 
 // checkRevocation asks the status of every certificate of the chain but the
 // trust anchor, and returns the source that decided the signer's status.
+// A revoked CA certificate is REVOKED_CA_NO_POE (INDETERMINATE, ETSI EN
+// 319 102-1): the signer's own certificate may have been used rightly
+// before its CA was revoked, which only a proof of existence could tell.
 func (v *verification) checkRevocation(sc *sigCheck, chain []*x509.Certificate, at time.Time, ev revocation.Evidence) string {
 	var signerSource string
 	if len(chain) == 1 {
@@ -178,10 +146,10 @@ func (v *verification) checkRevocation(sc *sigCheck, chain []*x509.Certificate, 
 	}
 	for i := 0; i+1 < len(chain); i++ {
 		cert, issuer := chain[i], chain[i+1]
-		res := v.o.Revocation.checker.Check(v.ctx, cert, issuer, at, ev)
-		who := "the signer certificate"
+		res := v.o.Revocation.checker.CheckWith(v.ctx, cert, issuer, at, ev, v.revocationAlgorithms())
+		who, revoked := "the signer certificate", Revoked
 		if i > 0 {
-			who = "CA certificate " + cert.Subject.CommonName
+			who, revoked = "CA certificate "+cert.Subject.CommonName, RevokedCANoPOE
 		}
 		switch res.Status {
 		case revocation.Good:
@@ -190,10 +158,14 @@ func (v *verification) checkRevocation(sc *sigCheck, chain []*x509.Certificate, 
 			}
 			sc.pass("revocation", fmt.Sprintf("%s is not revoked (%s): %s", who, res.Source, res.Detail))
 		case revocation.Revoked:
-			sc.fail("revocation", Revoked, fmt.Sprintf("%s was revoked on %s (%s)", who, res.RevokedAt.UTC().Format(time.RFC3339), res.Detail))
+			sc.fail("revocation", revoked, fmt.Sprintf("%s was revoked on %s (%s)", who, res.RevokedAt.UTC().Format(time.RFC3339), res.Detail))
 			return res.Source
 		default:
-			sc.fail("revocation", TryLater, fmt.Sprintf("the revocation status of %s is unknown: %s", who, res.Detail))
+			sub := TryLater
+			if res.AlgorithmRefused {
+				sub = CryptoConstraintsFailed
+			}
+			sc.fail("revocation", sub, fmt.Sprintf("the revocation status of %s is unknown: %s", who, res.Detail))
 			return ""
 		}
 	}

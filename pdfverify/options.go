@@ -68,6 +68,11 @@ type Options struct {
 	// Logger receives the verifier's own failures (an internal error
 	// recovered while reading a file), at ERROR. Nil: slog.Default().
 	Logger *slog.Logger
+	// Algorithms are the algorithm rules every key and digest the
+	// verification relies on must meet: the signer's, its chain's, the
+	// signature timestamp's and its TSA's, the CRLs' and the OCSP
+	// responses'. Empty: DefaultAlgorithms.
+	Algorithms AlgorithmTable
 }
 
 func (o *Options) withDefaults() Options {
@@ -90,6 +95,9 @@ func (o *Options) withDefaults() Options {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	if len(c.Algorithms) == 0 {
+		c.Algorithms = DefaultAlgorithms
+	}
 	if c.Revocation == nil {
 		c.Revocation = &RevocationSource{checker: &revocation.Checker{}}
 	}
@@ -107,6 +115,9 @@ func (o *Options) validate() error {
 		if _, err := ParseOID(p); err != nil {
 			return fmt.Errorf("pdfverify: policy %q: %w", p, err)
 		}
+	}
+	if err := o.Algorithms.validate(); err != nil {
+		return fmt.Errorf("pdfverify: %w", err)
 	}
 	return nil
 }

@@ -35,10 +35,23 @@ const (
 	NotYetValid             SubIndication = "NOT_YET_VALID"
 	OutOfBoundsNoPOE        SubIndication = "OUT_OF_BOUNDS_NO_POE"
 	RevokedNoPOE            SubIndication = "REVOKED_NO_POE"
-	TryLater                SubIndication = "TRY_LATER"
+	// RevokedCANoPOE: a CA certificate of the signer's chain (not the
+	// signer's own) was revoked at the validation time.
+	RevokedCANoPOE SubIndication = "REVOKED_CA_NO_POE"
+	TryLater       SubIndication = "TRY_LATER"
+	// CryptoConstraintsFailed (CRYPTO_CONSTRAINTS_FAILURE_NO_POE): a key or
+	// digest the signature relies on breaks Options.Algorithms at the
+	// validation time and no signature timestamp proves an earlier
+	// existence; also a CRL or OCSP response set aside for its algorithm
+	// when nothing else gives the status, and a CMS digest the reader
+	// refuses outright (MD5, SHA-1).
 	CryptoConstraintsFailed SubIndication = "CRYPTO_CONSTRAINTS_FAILURE_NO_POE"
-	SignedDataNotFound      SubIndication = "SIGNED_DATA_NOT_FOUND"
-	GenericIndeterminate    SubIndication = "GENERIC"
+	// CryptoConstraintsFailure: a trusted signature timestamp proves when
+	// the signature existed, and an algorithm it relies on was already not
+	// allowed then.
+	CryptoConstraintsFailure SubIndication = "CRYPTO_CONSTRAINTS_FAILURE"
+	SignedDataNotFound       SubIndication = "SIGNED_DATA_NOT_FOUND"
+	GenericIndeterminate     SubIndication = "GENERIC"
 
 	// Not in ETSI EN 319 102-1: PDF-level outcomes that the PAdES profile
 	// leaves to the verifier. Each maps to TOTAL_FAILED.

@@ -338,7 +338,8 @@ func indicationOf(s SubIndication) Indication {
 	case "":
 		return TotalPassed
 	case NoCertificateChainFound, NoSigningCertificate, OutOfBoundsNoPOE, RevokedNoPOE,
-		TryLater, CryptoConstraintsFailed, SignedDataNotFound, GenericIndeterminate, NotYetValid:
+		TryLater, CryptoConstraintsFailed, SignedDataNotFound, GenericIndeterminate, NotYetValid,
+		RevokedCANoPOE, CryptoConstraintsFailure:
 		return Indeterminate
 	}
 	return TotalFailed
@@ -450,22 +451,25 @@ func (v *verification) verifySignature(sf sigField) (SignatureReport, *signedVie
 		pool.AddCert(c)
 	}
 
+	ev := revocation.Evidence{CRLs: append(slices.Clone(res.CRLs), dss.crls...), OCSPs: append(slices.Clone(res.OCSPs), dss.ocsps...)}
 	at := v.o.CurrentTime
 	if ts := res.Timestamp; ts != nil {
-		if t, ok := v.checkTimestamp(sc, ts, pool); ok {
+		if t, ok := v.checkTimestamp(sc, ts, pool, ev); ok {
 			at = t
 			sr.TimestampTime = &t
 		}
 	}
 	sr.ValidationTime = at.UTC()
+	poe := sr.TimestampTime != nil
 
-	chain, ok := v.checkChain(sc, res.Signer, pool, at)
+	chain, ok := v.checkChain(sc, res.Signer, pool, at, poe)
 	if !ok {
 		return sr, view
 	}
+	v.checkSignatureAlgorithms(sc, res.Digest, chain, at, poe)
 	checkKeyUsage(sc, res.Signer)
+	checkExtKeyUsage(sc, res.Signer)
 	v.checkPolicy(sc, chain)
-	ev := revocation.Evidence{CRLs: append(slices.Clone(res.CRLs), dss.crls...), OCSPs: append(slices.Clone(res.OCSPs), dss.ocsps...)}
 	sr.RevocationSource = v.checkRevocation(sc, chain, at, ev)
 	return sr, view
 }

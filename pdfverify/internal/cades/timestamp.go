@@ -1,6 +1,7 @@
 package cades
 
 import (
+	"crypto"
 	"crypto/subtle"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -22,6 +23,10 @@ type Timestamp struct {
 	// Certificates are the certificates embedded in the token, for
 	// building the TSA's chain.
 	Certificates []*x509.Certificate
+	// Digest is the hash of the token's SignerInfo and ImprintHash the
+	// hash of its messageImprint, for the caller's algorithm rules; set
+	// when Err is nil.
+	Digest, ImprintHash crypto.Hash
 	// Err is nil when the token is well formed, its signature verifies
 	// with an embedded certificate bound by ESS signing-certificate(-v2),
 	// its messageImprint is the hash of the time-stamped data, and that
@@ -106,6 +111,7 @@ func verifyToken(ts *Timestamp, token, imprinted []byte) *Error {
 	if herr != nil {
 		return herr
 	}
+	ts.Digest, ts.ImprintHash = v.hash, h
 	if subtle.ConstantTimeCompare(info.MessageImprint.HashedMessage, digest(h, imprinted)) != 1 {
 		return errorf(ImprintMismatch, "messageImprint is not the %v hash of the %d time-stamped bytes", h, len(imprinted))
 	}

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
+	"errors"
 	"fmt"
 	"math/big"
 	"slices"
@@ -65,12 +66,15 @@ func validity(thisUpdate, nextUpdate time.Time) string {
 }
 
 // evalCRL says what an already parsed CRL proves about cert at time at.
-func evalCRL(rl *x509.RevocationList, cert, issuer *x509.Certificate, at time.Time) answer {
+func evalCRL(rl *x509.RevocationList, cert, issuer *x509.Certificate, at time.Time, accept AlgorithmCheck) answer {
 	if !bytes.Equal(rl.RawIssuer, issuer.RawSubject) {
 		return answer{note: fmt.Sprintf("is issued by %q, not by %q", rl.Issuer.String(), issuer.Subject.String())}
 	}
 	if err := rl.CheckSignatureFrom(issuer); err != nil {
 		return answer{note: "is not signed by the issuer: " + err.Error()}
+	}
+	if err := judgeAlgorithm(accept, rl.SignatureAlgorithm, issuer); err != nil {
+		return answer{note: err.Error(), weak: true}
 	}
 	scope, err := crlScope(rl, cert)
 	if err != nil {
@@ -202,10 +206,11 @@ func matchesDistributionPoint(dpn []byte, cert *x509.Certificate) bool {
 }
 
 // evalOCSP says what a DER OCSP response proves about cert at time at.
-func evalOCSP(der []byte, cert, issuer *x509.Certificate, at time.Time) answer {
-	resp, err := parseOCSP(der, cert, issuer)
+func evalOCSP(der []byte, cert, issuer *x509.Certificate, at time.Time, accept AlgorithmCheck) answer {
+	resp, err := parseOCSP(der, cert, issuer, accept)
 	if err != nil {
-		return answer{note: err.Error()}
+		var weak *algorithmError
+		return answer{note: err.Error(), weak: errors.As(err, &weak)}
 	}
 	return ocspAnswer(resp, cert, at)
 }
@@ -237,13 +242,14 @@ func ocspAnswer(resp *ocsp.Response, cert *x509.Certificate, at time.Time) answe
 // responder; so the responder's authority (the issuer itself, or a
 // certificate it issued with id-kp-OCSPSigning, RFC 6960 section 4.2.2.2)
 // and the issuer half of the CertID are checked here.
-func parseOCSP(der []byte, cert, issuer *x509.Certificate) (*ocsp.Response, error) {
+func parseOCSP(der []byte, cert, issuer *x509.Certificate, accept AlgorithmCheck) (*ocsp.Response, error) {
 	// With a nil issuer the library only checks the signature against the
 	// certificate the response embeds, if any; authority is decided below.
 	resp, err := ocsp.ParseResponseForCert(der, cert, nil)
 	if err != nil {
 		return nil, fmt.Errorf("does not parse or does not concern the certificate: %w", err)
 	}
+	signer := issuer
 	switch {
 	case resp.Certificate == nil:
 		if err := resp.CheckSignatureFrom(issuer); err != nil {
@@ -252,6 +258,7 @@ func parseOCSP(der []byte, cert, issuer *x509.Certificate) (*ocsp.Response, erro
 	case bytes.Equal(resp.Certificate.Raw, issuer.Raw):
 		// Signed by the issuer, which the responder chose to include.
 	default:
+		signer = resp.Certificate
 		rc := resp.Certificate
 		if err := rc.CheckSignatureFrom(issuer); err != nil {
 			return nil, fmt.Errorf("is signed by %q, which the issuer did not certify: %w", rc.Subject.String(), err)
@@ -261,6 +268,15 @@ func parseOCSP(der []byte, cert, issuer *x509.Certificate) (*ocsp.Response, erro
 		}
 		if resp.ProducedAt.Before(rc.NotBefore) || resp.ProducedAt.After(rc.NotAfter) {
 			return nil, fmt.Errorf("was produced on %s, outside the validity of its responder certificate", stamp(resp.ProducedAt))
+		}
+	}
+	if err := judgeAlgorithm(accept, resp.SignatureAlgorithm, signer); err != nil {
+		return nil, err
+	}
+	if signer != issuer {
+		// The delegated responder's certificate is signed by the issuer.
+		if err := judgeAlgorithm(accept, signer.SignatureAlgorithm, issuer); err != nil {
+			return nil, err
 		}
 	}
 	if err := checkCertID(der, cert, issuer); err != nil {

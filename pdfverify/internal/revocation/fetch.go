@@ -144,11 +144,11 @@ func (c *Checker) fetch(ctx context.Context, method, rawURL, contentType string,
 
 // onlineOCSP asks the responder at rawURL about cert, or answers from the
 // cache.
-func (c *Checker) onlineOCSP(ctx context.Context, rawURL string, cert, issuer *x509.Certificate, at time.Time) (answer, error) {
+func (c *Checker) onlineOCSP(ctx context.Context, rawURL string, cert, issuer *x509.Certificate, at time.Time, accept AlgorithmCheck) (answer, error) {
 	issuerKey := sha256.Sum256(issuer.RawSubjectPublicKeyInfo)
 	key := "ocsp\x00" + rawURL + "\x00" + hex.EncodeToString(issuerKey[:]) + "\x00" + cert.SerialNumber.Text(16)
 	if e, ok := c.cached(key); ok {
-		resp, err := parseOCSP(e.ocspDER, cert, issuer)
+		resp, err := parseOCSP(e.ocspDER, cert, issuer, accept)
 		if err == nil {
 			return ocspAnswer(resp, cert, at), nil
 		}
@@ -164,9 +164,9 @@ func (c *Checker) onlineOCSP(ctx context.Context, rawURL string, cert, issuer *x
 	if err != nil {
 		return answer{}, err
 	}
-	resp, err := parseOCSP(der, cert, issuer)
+	resp, err := parseOCSP(der, cert, issuer, accept)
 	if err != nil {
-		return answer{}, fmt.Errorf("the response %v", err)
+		return answer{}, fmt.Errorf("the response %w", err)
 	}
 	c.store(key, cacheEntry{ocspDER: der, expires: resp.NextUpdate})
 	return ocspAnswer(resp, cert, at), nil

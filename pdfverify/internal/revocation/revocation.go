@@ -37,6 +37,7 @@ package revocation
 import (
 	"context"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -107,6 +108,40 @@ type Result struct {
 	// Detail is one English sentence: what was consulted and what it said;
 	// for Unknown, why each source failed.
 	Detail string
+	// LaterRevokedAt and LaterReason are, when Status is Good, a revocation
+	// after the validation time that a source showed (the first one
+	// seen): a time-stamping authority revoked for key compromise after
+	// its token was made can no longer vouch for that token. Zero when
+	// none was seen.
+	LaterRevokedAt time.Time
+	LaterReason    int
+	// AlgorithmRefused is set when Status is Unknown and at least one CRL
+	// or OCSP response was set aside only because its signature algorithm
+	// or its signer's key breaks the algorithm rules (see AlgorithmCheck).
+	AlgorithmRefused bool
+}
+
+// AlgorithmCheck judges the signature algorithm of a CRL or an OCSP
+// response and the certificate whose key signed it (the issuer, or a
+// delegated responder). A non-nil error sets the item aside: it then
+// proves nothing, either way.
+type AlgorithmCheck func(alg x509.SignatureAlgorithm, signer *x509.Certificate) error
+
+// algorithmError is an item set aside by an AlgorithmCheck.
+type algorithmError struct{ err error }
+
+func (e *algorithmError) Error() string { return "breaks the algorithm rules: " + e.err.Error() }
+
+func (e *algorithmError) Unwrap() error { return e.err }
+
+func judgeAlgorithm(accept AlgorithmCheck, alg x509.SignatureAlgorithm, signer *x509.Certificate) error {
+	if accept == nil {
+		return nil
+	}
+	if err := accept(alg, signer); err != nil {
+		return &algorithmError{err}
+	}
+	return nil
 }
 
 // Evidence is the revocation material a signed file carries: the CMS crls
@@ -185,13 +220,17 @@ type answer struct {
 	revokedAt time.Time // when Revoked; otherwise a revocation after the validation time, if any
 	reason    int
 	note      string // why it proves nothing, or what it says
+	weak      bool   // set aside by the algorithm rules
 }
 
 // search accumulates answers across sources.
 type search struct {
 	good       *Result
 	revoked    *Result
-	later      []string            // revocations after the validation time
+	later      []string  // revocations after the validation time
+	laterAt    time.Time // the first of them
+	laterWhy   int
+	refused    bool                // an item was set aside by the algorithm rules
 	failures   map[string][]string // by source, in order, deduplicated
 	sourceSeen []string
 }
@@ -216,7 +255,13 @@ func (s *search) consider(source, what string, a answer) bool {
 	default:
 		s.fail(source, what+": "+a.note)
 	}
+	if a.weak {
+		s.refused = true
+	}
 	if !a.revokedAt.IsZero() {
+		if s.laterAt.IsZero() {
+			s.laterAt, s.laterWhy = a.revokedAt, a.reason
+		}
 		s.later = append(s.later, fmt.Sprintf("%s shows a later revocation on %s", what, stamp(a.revokedAt)))
 	}
 	return false
@@ -244,6 +289,7 @@ func (s *search) result() Result {
 	}
 	if s.good != nil {
 		r := *s.good
+		r.LaterRevokedAt, r.LaterReason = s.laterAt, s.laterWhy
 		if len(s.later) > 0 {
 			r.Detail += "; " + strings.Join(s.later, "; ")
 		}
@@ -258,7 +304,7 @@ func (s *search) result() Result {
 	if len(parts) == 0 {
 		return Result{Status: Unknown, Detail: "No revocation information was available."}
 	}
-	return Result{Status: Unknown, Detail: "No source establishes the status: " + strings.Join(parts, "; ") + "."}
+	return Result{Status: Unknown, AlgorithmRefused: s.refused, Detail: "No source establishes the status: " + strings.Join(parts, "; ") + "."}
 }
 
 func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
@@ -268,6 +314,12 @@ func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 // anchor (see the package documentation). ev is the evidence embedded in
 // the signed file; it is authenticated here, never trusted as is.
 func (c *Checker) Check(ctx context.Context, cert, issuer *x509.Certificate, at time.Time, ev Evidence) Result {
+	return c.CheckWith(ctx, cert, issuer, at, ev, nil)
+}
+
+// CheckWith is Check with the CRLs and OCSP responses also judged by
+// accept (nil accepts every algorithm crypto/x509 verifies).
+func (c *Checker) CheckWith(ctx context.Context, cert, issuer *x509.Certificate, at time.Time, ev Evidence, accept AlgorithmCheck) Result {
 	s := &search{}
 	if cert == nil || issuer == nil {
 		return Result{Status: Unknown, Detail: "No certificate or issuer was given."}
@@ -275,7 +327,7 @@ func (c *Checker) Check(ctx context.Context, cert, issuer *x509.Certificate, at 
 
 	for i, der := range ev.OCSPs {
 		what := fmt.Sprintf("embedded OCSP response %d", i+1)
-		if s.consider(SourceEmbeddedOCSP, what, evalOCSP(der, cert, issuer, at)) {
+		if s.consider(SourceEmbeddedOCSP, what, evalOCSP(der, cert, issuer, at, accept)) {
 			return s.result()
 		}
 	}
@@ -286,7 +338,7 @@ func (c *Checker) Check(ctx context.Context, cert, issuer *x509.Certificate, at 
 			s.fail(SourceEmbeddedCRL, fmt.Sprintf("%s does not parse: %v", what, err))
 			continue
 		}
-		if s.consider(SourceEmbeddedCRL, what, evalCRL(rl, cert, issuer, at)) {
+		if s.consider(SourceEmbeddedCRL, what, evalCRL(rl, cert, issuer, at, accept)) {
 			return s.result()
 		}
 	}
@@ -299,7 +351,7 @@ func (c *Checker) Check(ctx context.Context, cert, issuer *x509.Certificate, at 
 			s.fail(SourceCRLDir, fmt.Sprintf("CRL folder %s holds no CRL from %q", c.CRLDir, issuer.Subject.String()))
 		}
 		for _, f := range crls {
-			if s.consider(SourceCRLDir, "CRL file "+f.name, evalCRL(f.crl, cert, issuer, at)) {
+			if s.consider(SourceCRLDir, "CRL file "+f.name, evalCRL(f.crl, cert, issuer, at, accept)) {
 				return s.result()
 			}
 		}
@@ -309,7 +361,11 @@ func (c *Checker) Check(ctx context.Context, cert, issuer *x509.Certificate, at 
 			s.fail(SourceOCSP, "the certificate names no OCSP responder nor CRL distribution point")
 		}
 		for _, u := range cert.OCSPServer {
-			a, err := c.onlineOCSP(ctx, u, cert, issuer, at)
+			a, err := c.onlineOCSP(ctx, u, cert, issuer, at, accept)
+			var weak *algorithmError
+			if errors.As(err, &weak) {
+				a, err = answer{note: err.Error(), weak: true}, nil
+			}
 			if err != nil {
 				s.fail(SourceOCSP, fmt.Sprintf("OCSP responder %s: %v", u, err))
 				continue
@@ -324,7 +380,7 @@ func (c *Checker) Check(ctx context.Context, cert, issuer *x509.Certificate, at 
 				s.fail(SourceCRL, fmt.Sprintf("CRL %s: %v", u, err))
 				continue
 			}
-			if s.consider(SourceCRL, "CRL "+u, evalCRL(rl, cert, issuer, at)) {
+			if s.consider(SourceCRL, "CRL "+u, evalCRL(rl, cert, issuer, at, accept)) {
 				return s.result()
 			}
 		}
