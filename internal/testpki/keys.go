@@ -26,11 +26,19 @@ const (
 	// id-RSASSA-PSS keys); the CA signs the certificate with PKCS #1 v1.5.
 	// Use Cert.SignerOpts to sign with PSS.
 	RSAPSS
+	// RSA1024 is a 1024-bit RSA key, below every current algorithm rule:
+	// for forgeries. Always freshly generated.
+	RSA1024
+	// ECDSAP224 is an ECDSA key on NIST P-224, a curve below every
+	// current algorithm rule: for forgeries.
+	ECDSAP224
+	// ECDSAP384 is an ECDSA key on NIST P-384.
+	ECDSAP384
 
 	numKeyTypes = iota
 )
 
-var keyTypeNames = [numKeyTypes]string{"RSA2048", "RSA3072", "ECDSAP256", "RSAPSS"}
+var keyTypeNames = [numKeyTypes]string{"RSA2048", "RSA3072", "ECDSAP256", "RSAPSS", "RSA1024", "ECDSAP224", "ECDSAP384"}
 
 // String returns the constant's name, e.g. "RSA2048".
 func (k KeyType) String() string {
@@ -73,6 +81,22 @@ func drawKey(kt KeyType) (crypto.Signer, error) {
 		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 		if err != nil {
 			return nil, fmt.Errorf("generating ECDSA P-256 key: %w", err)
+		}
+		return k, nil
+	case ECDSAP224, ECDSAP384:
+		curve := elliptic.P224()
+		if kt == ECDSAP384 {
+			curve = elliptic.P384()
+		}
+		k, err := ecdsa.GenerateKey(curve, rand.Reader)
+		if err != nil {
+			return nil, fmt.Errorf("generating ECDSA %s key: %w", curve.Params().Name, err)
+		}
+		return k, nil
+	case RSA1024:
+		k, err := rsa.GenerateKey(rand.Reader, 1024)
+		if err != nil {
+			return nil, fmt.Errorf("generating RSA-1024 key: %w", err)
 		}
 		return k, nil
 	case RSA2048, RSAPSS:

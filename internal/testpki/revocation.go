@@ -67,6 +67,11 @@ func contains(ss []string, s string) bool {
 // before the clock's now, nextUpdate seven days after, and every revoked
 // serial that issuer issued.
 func (p *PKI) CRL(issuer *Cert) ([]byte, error) {
+	return p.CRLWith(issuer, StatusOptions{})
+}
+
+// CRLWith is CRL with the signature made as o says.
+func (p *PKI) CRLWith(issuer *Cert, o StatusOptions) ([]byte, error) {
 	if issuer == nil || issuer.Cert == nil || issuer.Key == nil {
 		return nil, errors.New("CRL issuer needs a certificate and a private key")
 	}
@@ -88,7 +93,12 @@ func (p *PKI) CRL(issuer *Cert) ([]byte, error) {
 		})
 	}
 	p.mu.Unlock()
+	alg, err := x509Algorithm(issuer.Key.Public(), o.hash())
+	if err != nil {
+		return nil, err
+	}
 	tmpl := &x509.RevocationList{
+		SignatureAlgorithm:        alg,
 		Number:                    number,
 		ThisUpdate:                now.Add(-revocationBackdate),
 		NextUpdate:                now.Add(revocationLifetime),
@@ -105,11 +115,16 @@ func (p *PKI) CRL(issuer *Cert) ([]byte, error) {
 // (which must be one of this PKI's CAs) with a SHA-1 CertID: good,
 // revoked, or unknown when this PKI did not issue that serial.
 func (p *PKI) OCSPResponse(cert *x509.Certificate) ([]byte, error) {
+	return p.OCSPResponseWith(cert, StatusOptions{})
+}
+
+// OCSPResponseWith is OCSPResponse with the signature made as o says.
+func (p *PKI) OCSPResponseWith(cert *x509.Certificate, o StatusOptions) ([]byte, error) {
 	issuer, id := p.issuerOf(cert)
 	if issuer == nil {
 		return nil, fmt.Errorf("issuer of %q is not a CA of this PKI", cert.Subject.String())
 	}
-	return p.ocspResponse(issuer, id, cert.SerialNumber, crypto.SHA1)
+	return p.ocspResponse(issuer, id, cert.SerialNumber, crypto.SHA1, o.hash())
 }
 
 // issuerOf finds the registered CA that signed cert.
@@ -175,7 +190,7 @@ var oidOCSPBasic = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 48, 1, 1}
 
 // ocspResponse builds a successful response about serial from issuer,
 // with a CertID hashed with h.
-func (p *PKI) ocspResponse(issuer *Cert, id string, serial *big.Int, h crypto.Hash) ([]byte, error) {
+func (p *PKI) ocspResponse(issuer *Cert, id string, serial *big.Int, h, sigHash crypto.Hash) ([]byte, error) {
 	nameHash, keyHash, err := issuerHashes(issuer.Cert, h)
 	if err != nil {
 		return nil, err
@@ -218,7 +233,7 @@ func (p *PKI) ocspResponse(issuer *Cert, id string, serial *big.Int, h crypto.Ha
 	if err != nil {
 		return nil, fmt.Errorf("encoding OCSP response data: %w", err)
 	}
-	sig, alg, err := sign(issuer, tbs)
+	sig, alg, err := sign(issuer, tbs, sigHash)
 	if err != nil {
 		return nil, fmt.Errorf("signing OCSP response: %w", err)
 	}
@@ -269,6 +284,8 @@ var (
 		crypto.SHA512: {2, 16, 840, 1, 101, 3, 4, 2, 3},
 	}
 	oidSHA256WithRSA   = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 11}
+	oidSHA1WithRSA     = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 5}
+	oidECDSAWithSHA1   = asn1.ObjectIdentifier{1, 2, 840, 10045, 4, 1}
 	oidRSASSAPSS       = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 10}
 	oidMGF1            = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 8}
 	oidECDSAWithSHA256 = asn1.ObjectIdentifier{1, 2, 840, 10045, 4, 3, 2}
@@ -290,10 +307,28 @@ type pssParameters struct {
 	SaltLength int                      `asn1:"explicit,tag:2"`
 }
 
-// sign signs data with c's key and SHA-256, with PSS for an RSAPSS key,
-// and returns the signature and its algorithm identifier.
-func sign(c *Cert, data []byte) ([]byte, pkix.AlgorithmIdentifier, error) {
+// sign signs data with c's key and h (SHA-256 or SHA-1), with PSS for an
+// RSAPSS key and SHA-256, and returns the signature and its algorithm
+// identifier.
+func sign(c *Cert, data []byte, h crypto.Hash) ([]byte, pkix.AlgorithmIdentifier, error) {
 	var alg pkix.AlgorithmIdentifier
+	if h == crypto.SHA1 {
+		switch c.Key.Public().(type) {
+		case *rsa.PublicKey:
+			alg = pkix.AlgorithmIdentifier{Algorithm: oidSHA1WithRSA, Parameters: asn1.NullRawValue}
+		case *ecdsa.PublicKey:
+			alg = pkix.AlgorithmIdentifier{Algorithm: oidECDSAWithSHA1}
+		default:
+			return nil, alg, fmt.Errorf("unsupported key type %T", c.Key.Public())
+		}
+		digest := crypto.SHA1.New()
+		digest.Write(data)
+		sig, err := c.Key.Sign(rand.Reader, digest.Sum(nil), crypto.SHA1)
+		return sig, alg, err
+	}
+	if h != crypto.SHA256 {
+		return nil, alg, fmt.Errorf("unsupported signature hash %v", h)
+	}
 	switch c.Key.Public().(type) {
 	case *rsa.PublicKey:
 		if c.KeyType == RSAPSS {

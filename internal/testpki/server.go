@@ -1,6 +1,7 @@
 package testpki
 
 import (
+	"crypto"
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"encoding/base64"
@@ -188,7 +189,7 @@ func (p *PKI) answerOCSP(der []byte) []byte {
 		if string(nameHash) != string(req.IssuerNameHash) || string(keyHash) != string(req.IssuerKeyHash) {
 			continue
 		}
-		resp, err := p.ocspResponse(c, id, req.SerialNumber, req.HashAlgorithm)
+		resp, err := p.ocspResponse(c, id, req.SerialNumber, req.HashAlgorithm, crypto.SHA256)
 		if err != nil {
 			return ocsp.InternalErrorErrorResponse
 		}

@@ -426,8 +426,16 @@ type HolderOptions struct {
 	// KeyUsageOverride uses KeyUsage exactly as given; zero then leaves
 	// out the key usage extension.
 	KeyUsageOverride bool
-	// ExtKeyUsage is the extended key usage; nil leaves the extension out.
+	// ExtKeyUsage is the extended key usage; nil (and no
+	// UnknownExtKeyUsage) leaves the extension out.
 	ExtKeyUsage []x509.ExtKeyUsage
+	// UnknownExtKeyUsage are purposes crypto/x509 has no constant for,
+	// e.g. id-kp-documentSigning 1.3.6.1.5.5.7.3.36.
+	UnknownExtKeyUsage []asn1.ObjectIdentifier
+	// SignatureAlgorithm is the issuer's signature on the certificate;
+	// zero lets crypto/x509 choose (SHA-256). x509.SHA1WithRSA makes a
+	// certificate below the algorithm rules.
+	SignatureAlgorithm x509.SignatureAlgorithm
 	// NotBefore and NotAfter bound the validity; zero means one hour
 	// before the clock's now and two years after it.
 	NotBefore, NotAfter time.Time
@@ -523,6 +531,8 @@ func (p *PKI) IssueHolder(o HolderOptions) (*Cert, error) {
 		NotAfter:              notAfter,
 		KeyUsage:              ku,
 		ExtKeyUsage:           o.ExtKeyUsage,
+		UnknownExtKeyUsage:    o.UnknownExtKeyUsage,
+		SignatureAlgorithm:    o.SignatureAlgorithm,
 		BasicConstraintsValid: true,
 		Policies:              policies,
 	}

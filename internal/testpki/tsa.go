@@ -271,7 +271,7 @@ func signedData(signer *Cert, contentType asn1.ObjectIdentifier, content []byte,
 	if err != nil {
 		return nil, err
 	}
-	sig, sigAlg, err := sign(signer, set)
+	sig, sigAlg, err := sign(signer, set, crypto.SHA256)
 	if err != nil {
 		return nil, fmt.Errorf("signing attributes: %w", err)
 	}

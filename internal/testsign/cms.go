@@ -7,6 +7,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/rsa"
+	_ "crypto/sha1" // registers SHA-1 for the forgeries of Digest
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/asn1"
@@ -22,6 +23,8 @@ var (
 	oidData                  = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 7, 1}
 	oidSignedData            = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 7, 2}
 	oidSHA256                = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 1}
+	oidSHA1                  = asn1.ObjectIdentifier{1, 3, 14, 3, 2, 26}
+	oidECDSAWithSHA1         = asn1.ObjectIdentifier{1, 2, 840, 10045, 4, 1}
 	oidRSAEncryption         = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 1}
 	oidRSASSAPSS             = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 10}
 	oidMGF1                  = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 8}
@@ -53,7 +56,8 @@ type cmsParams struct {
 	certs []*x509.Certificate // embedded, in this order
 	pss   bool
 
-	digest []byte // SHA-256 of the signed content (detached, id-data)
+	digest []byte      // hash of the signed content (detached, id-data)
+	hash   crypto.Hash // of digest and of the signed attributes; 0: SHA-256
 
 	signingTime time.Time // zero: no signingTime attribute
 	omitESS     bool
@@ -100,8 +104,13 @@ func buildCMS(p cmsParams) ([]byte, error) {
 	slices.SortFunc(attrs, bytes.Compare)
 	signedAttrs := bytes.Join(attrs, nil)
 
-	h := sha256.Sum256(derTLV(0x31, signedAttrs))
-	sigAlg, sig, err := signDigest(p.key, h[:], p.pss)
+	hash, digestAlg := crypto.SHA256, oidSHA256
+	if p.hash == crypto.SHA1 {
+		hash, digestAlg = crypto.SHA1, oidSHA1
+	}
+	ah := hash.New()
+	ah.Write(derTLV(0x31, signedAttrs))
+	sigAlg, sig, err := signDigest(p.key, ah.Sum(nil), p.pss, hash)
 	if err != nil {
 		return nil, err
 	}
@@ -109,7 +118,7 @@ func buildCMS(p cmsParams) ([]byte, error) {
 	signerInfo := [][]byte{
 		derIntSmall(1),
 		derSeq(p.cert.RawIssuer, derInt(p.cert.SerialNumber)),
-		derSeq(derOID(oidSHA256)),
+		derSeq(derOID(digestAlg)),
 		derTLV(0xA0, signedAttrs),
 		sigAlg,
 		derTLV(0x04, sig),
@@ -131,7 +140,7 @@ func buildCMS(p cmsParams) ([]byte, error) {
 	// certificates only (RFC 5652, 5.1).
 	sd := derSeq(
 		derIntSmall(1),
-		derTLV(0x31, derSeq(derOID(oidSHA256))),
+		derTLV(0x31, derSeq(derOID(digestAlg))),
 		derSeq(derOID(oidData)), // no eContent: detached
 		derTLV(0xA0, certs),
 		derTLV(0x31, derSeq(signerInfo...)),
@@ -139,9 +148,23 @@ func buildCMS(p cmsParams) ([]byte, error) {
 	return derSeq(derOID(oidSignedData), derTLV(0xA0, sd)), nil
 }
 
-// signDigest signs a SHA-256 digest and returns the DER AlgorithmIdentifier
-// to put in the SignerInfo with the signature value.
-func signDigest(key crypto.Signer, digest []byte, pss bool) ([]byte, []byte, error) {
+// signDigest signs a digest made with h (SHA-256, or SHA-1 for
+// forgeries) and returns the DER AlgorithmIdentifier to put in the
+// SignerInfo with the signature value.
+func signDigest(key crypto.Signer, digest []byte, pss bool, h crypto.Hash) ([]byte, []byte, error) {
+	if h == crypto.SHA1 {
+		if pss {
+			return nil, nil, errors.New("PSS is written with SHA-256 only")
+		}
+		sig, err := key.Sign(rand.Reader, digest, crypto.SHA1)
+		if err != nil {
+			return nil, nil, fmt.Errorf("signing (SHA-1): %w", err)
+		}
+		if _, ok := key.Public().(*ecdsa.PublicKey); ok {
+			return derSeq(derOID(oidECDSAWithSHA1)), sig, nil
+		}
+		return derSeq(derOID(oidRSAEncryption), derNull()), sig, nil
+	}
 	switch key.Public().(type) {
 	case *rsa.PublicKey:
 		if pss {

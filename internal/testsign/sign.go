@@ -50,6 +50,10 @@ type SignOptions struct {
 	Chain []*x509.Certificate
 	// SubFilter is SubFilterPKCS7 (the default) or SubFilterCAdES.
 	SubFilter string
+	// Digest is the hash of the CMS (digestAlgorithm, messageDigest and
+	// the signature over the signed attributes); zero means SHA-256.
+	// crypto.SHA1 makes a signature below the algorithm rules.
+	Digest crypto.Hash
 	// PSS signs with RSASSA-PSS (SHA-256, MGF1-SHA-256, 32-byte salt)
 	// instead of PKCS #1 v1.5; RSA keys only.
 	PSS bool
@@ -129,6 +133,8 @@ func (o SignOptions) validate() error {
 		return errors.New("no signer certificate")
 	case o.SubFilter != SubFilterPKCS7 && o.SubFilter != SubFilterCAdES:
 		return fmt.Errorf("unsupported sub-filter %q", o.SubFilter)
+	case o.Digest != 0 && o.Digest != crypto.SHA256 && o.Digest != crypto.SHA1:
+		return fmt.Errorf("unsupported digest %v", o.Digest)
 	case o.ContentsSize < 0:
 		return fmt.Errorf("negative ContentsSize %d", o.ContentsSize)
 	}
@@ -164,13 +170,19 @@ func Sign(pdf []byte, o SignOptions) ([]byte, error) {
 		return nil, err
 	}
 	produce := func(covered []byte) ([]byte, error) {
-		digest := sha256.Sum256(covered)
+		h := crypto.SHA256
+		if o.Digest == crypto.SHA1 {
+			h = crypto.SHA1
+		}
+		dh := h.New()
+		dh.Write(covered)
 		p := cmsParams{
 			key:         o.Key,
 			cert:        o.Cert,
 			certs:       o.certs(),
 			pss:         o.PSS,
-			digest:      digest[:],
+			digest:      dh.Sum(nil),
+			hash:        h,
 			omitESS:     o.OmitESS,
 			crls:        o.CRLs,
 			ocsps:       o.OCSPs,
