@@ -100,7 +100,7 @@ func evalCRL(rl *x509.RevocationList, cert, issuer *x509.Certificate, at time.Ti
 
 	var a answer
 	if listed != nil && listed.ReasonCode != reasonRemoveFromCRL {
-		a.revokedAt = listed.RevocationTime // after the validation time
+		a.revokedAt, a.reason = listed.RevocationTime, listed.ReasonCode // after the validation time
 	}
 	if ok, why := window(rl.ThisUpdate, rl.NextUpdate, at, cert.NotAfter); !ok {
 		a.note = "proves nothing at the validation time: it " + why
@@ -224,7 +224,7 @@ func ocspAnswer(resp *ocsp.Response, cert *x509.Certificate, at time.Time) answe
 	}
 	var a answer
 	if resp.Status == ocsp.Revoked {
-		a.revokedAt = resp.RevokedAt // after the validation time
+		a.revokedAt, a.reason = resp.RevokedAt, resp.RevocationReason // after the validation time
 	}
 	if ok, why := window(resp.ThisUpdate, resp.NextUpdate, at, cert.NotAfter); !ok {
 		a.note = "proves nothing at the validation time: it " + why
