@@ -72,7 +72,9 @@ var (
 	digestAlgorithms = []string{"MD5", "SHA-1", "SHA-224", "SHA-256", "SHA-384", "SHA-512"}
 )
 
-func (t AlgorithmTable) validate() error {
+// Validate reports a rule that names an unknown algorithm, a key
+// algorithm without MinBits, or a digest with one.
+func (t AlgorithmTable) Validate() error {
 	for _, r := range t {
 		switch {
 		case slices.Contains(keyAlgorithms, r.Algorithm):

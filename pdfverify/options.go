@@ -116,7 +116,7 @@ func (o *Options) validate() error {
 			return fmt.Errorf("pdfverify: policy %q: %w", p, err)
 		}
 	}
-	if err := o.Algorithms.validate(); err != nil {
+	if err := o.Algorithms.Validate(); err != nil {
 		return fmt.Errorf("pdfverify: %w", err)
 	}
 	return nil

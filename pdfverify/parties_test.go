@@ -119,4 +119,3 @@ func TestTrustedParties(t *testing.T) {
 			opts: func(o *pdfverify.Options) { o.Revocation = nil }, sub: pdfverify.RevokedCANoPOE, check: "revocation"},
 	})
 }
-

@@ -11,10 +11,16 @@
 //     (mandatory for CAdES), and that the signer is the certificate whose
 //     key made the signature, whatever else the CMS embeds;
 //   - a signature timestamp, whose time becomes the validation time when
-//     the token is valid and its TSA chains to Options.Roots;
+//     the token is valid and its TSA is trusted: a critical timeStamping
+//     extended key usage, a chain to Options.Roots, no revocation at the
+//     token's time nor a later one for key compromise, algorithms allowed;
 //   - the chain to Options.Roots at the validation time, the key usage
-//     (digitalSignature or nonRepudiation), an accepted policy OID, and the
-//     revocation status of every certificate of the chain but the anchor;
+//     (digitalSignature or nonRepudiation) and extended key usage (one
+//     that allows document signing, when present), an accepted policy
+//     OID, and the revocation status of every certificate of the chain but
+//     the anchor (a revoked CA is REVOKED_CA_NO_POE);
+//   - that every key and digest relied on (signer, chain, timestamp, TSA,
+//     CRLs, OCSP responses) meets Options.Algorithms, a dated table;
 //
 // and for the document: no encryption, nothing appended after the last
 // signed revision but DSS (LTV) updates, signatures that agree on the form,
@@ -25,7 +31,7 @@
 // the claim is read), what the page shows (appearance streams are not
 // compared with field values), DocMDP/FieldMDP permissions, the signature
 // policy (SignaturePolicyIdentifier) of CAdES-EPES, nor the revocation
-// status of a timestamping authority. The claimed signing time (/M, the
+// status of a document timestamp's authority. The claimed signing time (/M, the
 // signingTime attribute) is reported but never used as the validation time.
 //
 // Hostile input (malformed, truncated, oversize, deeply nested, compression

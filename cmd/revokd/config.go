@@ -9,6 +9,8 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"github.com/revokd/revokd/pdfverify"
+
 	"github.com/revokd/revokd/queue"
 )
 
@@ -84,6 +86,9 @@ type Config struct {
 		Online *bool `toml:"online"`
 		// FetchTimeout bounds one CRL or OCSP fetch, e.g. "5s".
 		FetchTimeout duration `toml:"fetch_timeout"`
+		// Algorithms replaces the default algorithm table
+		// (pdfverify.DefaultAlgorithms) when not empty.
+		Algorithms []algorithmRule `toml:"algorithms"`
 	} `toml:"trust"`
 
 	Verify struct {
@@ -119,6 +124,35 @@ func (p retryPolicy) policy() queue.RetryPolicy {
 // same whoever claims or fails a job.
 func (c *Config) storeOptions() *queue.Options {
 	return &queue.Options{Jobs: c.Queue.policy(), Outbox: c.SMTP.retryPolicy.policy()}
+}
+
+// algorithmRule is one line of trust.algorithms, a pdfverify.AlgorithmRule
+// with its end date written YYYY-MM-DD (allowed through that day, UTC).
+type algorithmRule struct {
+	Algorithm string `toml:"algorithm"`
+	MinBits   int    `toml:"min_bits"`
+	Until     string `toml:"until"`
+}
+
+// algorithmTable returns trust.algorithms as a pdfverify table; nil when
+// the defaults apply. On error it also names the key at fault.
+func (c *Config) algorithmTable() (pdfverify.AlgorithmTable, string, error) {
+	var t pdfverify.AlgorithmTable
+	for i, r := range c.Trust.Algorithms {
+		rule := pdfverify.AlgorithmRule{Algorithm: r.Algorithm, MinBits: r.MinBits}
+		if r.Until != "" {
+			d, err := time.Parse(time.DateOnly, r.Until)
+			if err != nil {
+				return nil, fmt.Sprintf("trust.algorithms[%d].until", i), fmt.Errorf("%q: want YYYY-MM-DD, the last day allowed", r.Until)
+			}
+			rule.Until = d.AddDate(0, 0, 1).Add(-time.Nanosecond)
+		}
+		t = append(t, rule)
+	}
+	if err := t.Validate(); err != nil {
+		return nil, "trust.algorithms", err
+	}
+	return t, "", nil
 }
 
 type duration struct{ time.Duration }
@@ -276,6 +310,9 @@ func (c *Config) validate(ps *problems) {
 		if _, ok := defaultFormFields[k]; !ok {
 			ps.add("form.fields."+k, "unknown meaning %q: see revokd.example.toml for the meanings", k)
 		}
+	}
+	if _, key, err := c.algorithmTable(); err != nil {
+		ps.add(key, "%v", err)
 	}
 	c.Queue.validate(ps, "queue")
 	c.SMTP.retryPolicy.validate(ps, "smtp")

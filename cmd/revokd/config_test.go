@@ -3,8 +3,12 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/revokd/revokd/pdfverify"
 )
 
 // TestExampleConfig keeps revokd.example.toml loadable and equal to the
@@ -33,6 +37,9 @@ func TestConfigErrors(t *testing.T) {
 		{"fail/security", "[imap]\nsecurity = \"ssl\"\n", "imap.security"},
 		{"fail/field-meaning", "[form.fields]\nnickname = \"x\"\n", `unknown meaning "nickname"`},
 		{"fail/duration", "[verify]\ntime_budget = \"soon\"\n", "time_budget"},
+		{"fail/algorithm-name", "[trust]\nalgorithms = [{ algorithm = \"DSA\", min_bits = 2048 }]\n", "trust.algorithms"},
+		{"fail/algorithm-key-size", "[trust]\nalgorithms = [{ algorithm = \"RSA\" }]\n", "trust.algorithms"},
+		{"fail/algorithm-date", "[trust]\nalgorithms = [{ algorithm = \"SHA-256\", until = \"31/12/2030\" }]\n", "trust.algorithms[0].until"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := filepath.Join(t.TempDir(), "revokd.toml")
@@ -47,5 +54,38 @@ func TestConfigErrors(t *testing.T) {
 	}
 	if _, err := loadConfig(filepath.Join(t.TempDir(), "missing.toml")); err == nil {
 		t.Error("loadConfig accepted a missing file")
+	}
+}
+
+// TestAlgorithmTableConfig: trust.algorithms reaches the verifier's
+// options, which `revokd verify` and `revokd run` both build with
+// verifyOptions; an empty list keeps the default table.
+func TestAlgorithmTableConfig(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "revokd.toml")
+	toml := "[trust]\nalgorithms = [\n  { algorithm = \"RSA\", min_bits = 2048, until = \"2030-12-31\" },\n  { algorithm = \"SHA-256\" },\n]\n"
+	if err := os.WriteFile(p, []byte(toml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := loadConfig(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := verifyOptions(cfg, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := pdfverify.AlgorithmTable{
+		{Algorithm: "RSA", MinBits: 2048, Until: time.Date(2030, 12, 31, 23, 59, 59, 999999999, time.UTC)},
+		{Algorithm: "SHA-256"},
+	}
+	if !slices.Equal(o.Algorithms, want) {
+		t.Errorf("Options.Algorithms = %+v, want %+v", o.Algorithms, want)
+	}
+	o, err = verifyOptions(defaultConfig(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Algorithms != nil {
+		t.Errorf("Options.Algorithms = %+v without trust.algorithms, want nil (pdfverify.DefaultAlgorithms)", o.Algorithms)
 	}
 }

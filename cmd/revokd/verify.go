@@ -170,9 +170,14 @@ func verifyOptions(cfg *Config, online bool) (*pdfverify.Options, error) {
 	if cfg.Trust.Online != nil && !*cfg.Trust.Online {
 		online = false
 	}
+	algorithms, key, err := cfg.algorithmTable()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", key, err)
+	}
 	o := &pdfverify.Options{
 		Roots:        roots,
 		Policies:     cfg.Trust.Policies,
+		Algorithms:   algorithms,
 		MaxFileBytes: cfg.Verify.MaxFileBytes,
 		TimeBudget:   cfg.Verify.TimeBudget.Duration,
 		Revocation: pdfverify.NewRevocationSource(pdfverify.RevocationOptions{
