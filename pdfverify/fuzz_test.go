@@ -39,6 +39,9 @@ func FuzzVerify(f *testing.F) {
 	}
 	roots := x509.NewCertPool()
 	roots.AppendCertsFromPEM(rootPEM)
+	// Files that break the algorithm rules or trust a party they should
+	// not, verified at the same time.
+	addCryptoSeeds(f, roots)
 	// No revocation source: the fuzzer touches no network.
 	opts := &pdfverify.Options{Roots: roots, CurrentTime: pdfsigFixtureTime, TimeBudget: 5 * time.Second}
 	f.Fuzz(func(t *testing.T, data []byte) {

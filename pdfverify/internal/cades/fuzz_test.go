@@ -17,6 +17,9 @@ func samples(t testing.TB) [][]byte {
 		{signer: p.rsa, scheme: "pss", essV1: p.rsa.cert, signingTime: testNow},
 		{signer: p.ec, skiSID: true, timestamp: ts, adobeCRLs: [][]byte{{0x30, 0x00}}, adobeOCSPs: [][]byte{{0x30, 0x00}}},
 		{signer: p.rsa, cmsCRLs: [][]byte{{0x30, 0x00}}, cmsOCSPs: [][]byte{{0x30, 0x00}}, essV2: p.rsa.cert},
+		// Below the algorithm rules: the reader refuses the digest.
+		{signer: p.rsa, hash: crypto.SHA1},
+		{signer: p.ec, hash: crypto.SHA1, timestamp: ts},
 	}
 	var out [][]byte
 	for _, s := range specs {
