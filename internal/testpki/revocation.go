@@ -307,35 +307,42 @@ type pssParameters struct {
 	SaltLength int                      `asn1:"explicit,tag:2"`
 }
 
-// sign signs data with c's key and h (SHA-256 or SHA-1), with PSS for an
-// RSAPSS key and SHA-256, and returns the signature and its algorithm
-// identifier.
+// sign signs data with c's key and h (SHA-256, or SHA-1 for forgeries),
+// with PSS for an RSAPSS key and SHA-256, and returns the signature and
+// its algorithm identifier.
 func sign(c *Cert, data []byte, h crypto.Hash) ([]byte, pkix.AlgorithmIdentifier, error) {
-	var alg pkix.AlgorithmIdentifier
-	if h == crypto.SHA1 {
-		switch c.Key.Public().(type) {
-		case *rsa.PublicKey:
-			alg = pkix.AlgorithmIdentifier{Algorithm: oidSHA1WithRSA, Parameters: asn1.NullRawValue}
-		case *ecdsa.PublicKey:
-			alg = pkix.AlgorithmIdentifier{Algorithm: oidECDSAWithSHA1}
-		default:
-			return nil, alg, fmt.Errorf("unsupported key type %T", c.Key.Public())
-		}
-		digest := crypto.SHA1.New()
-		digest.Write(data)
-		sig, err := c.Key.Sign(rand.Reader, digest.Sum(nil), crypto.SHA1)
-		return sig, alg, err
+	alg, err := signatureAlgorithm(c, h)
+	if err != nil {
+		return nil, alg, err
 	}
-	if h != crypto.SHA256 {
-		return nil, alg, fmt.Errorf("unsupported signature hash %v", h)
+	opts := crypto.SignerOpts(h)
+	if h == crypto.SHA256 {
+		opts = c.SignerOpts(h)
+	}
+	digest := h.New()
+	digest.Write(data)
+	sig, err := c.Key.Sign(rand.Reader, digest.Sum(nil), opts)
+	if err != nil {
+		return nil, alg, err
+	}
+	return sig, alg, nil
+}
+
+// signatureAlgorithm is the identifier of a signature by c's key with h.
+func signatureAlgorithm(c *Cert, h crypto.Hash) (pkix.AlgorithmIdentifier, error) {
+	if h != crypto.SHA256 && h != crypto.SHA1 {
+		return pkix.AlgorithmIdentifier{}, fmt.Errorf("unsupported signature hash %v", h)
 	}
 	switch c.Key.Public().(type) {
 	case *rsa.PublicKey:
-		if c.KeyType == RSAPSS {
+		switch {
+		case h == crypto.SHA1:
+			return pkix.AlgorithmIdentifier{Algorithm: oidSHA1WithRSA, Parameters: asn1.NullRawValue}, nil
+		case c.KeyType == RSAPSS:
 			sha256AI := pkix.AlgorithmIdentifier{Algorithm: hashOIDs[crypto.SHA256], Parameters: asn1.NullRawValue}
 			sha256DER, err := asn1.Marshal(sha256AI)
 			if err != nil {
-				return nil, alg, err
+				return pkix.AlgorithmIdentifier{}, err
 			}
 			params, err := asn1.Marshal(pssParameters{
 				Hash:       sha256AI,
@@ -343,22 +350,16 @@ func sign(c *Cert, data []byte, h crypto.Hash) ([]byte, pkix.AlgorithmIdentifier
 				SaltLength: crypto.SHA256.Size(),
 			})
 			if err != nil {
-				return nil, alg, err
+				return pkix.AlgorithmIdentifier{}, err
 			}
-			alg = pkix.AlgorithmIdentifier{Algorithm: oidRSASSAPSS, Parameters: asn1.RawValue{FullBytes: params}}
-		} else {
-			alg = pkix.AlgorithmIdentifier{Algorithm: oidSHA256WithRSA, Parameters: asn1.NullRawValue}
+			return pkix.AlgorithmIdentifier{Algorithm: oidRSASSAPSS, Parameters: asn1.RawValue{FullBytes: params}}, nil
 		}
+		return pkix.AlgorithmIdentifier{Algorithm: oidSHA256WithRSA, Parameters: asn1.NullRawValue}, nil
 	case *ecdsa.PublicKey:
-		alg = pkix.AlgorithmIdentifier{Algorithm: oidECDSAWithSHA256}
-	default:
-		return nil, alg, fmt.Errorf("unsupported key type %T", c.Key.Public())
+		if h == crypto.SHA1 {
+			return pkix.AlgorithmIdentifier{Algorithm: oidECDSAWithSHA1}, nil
+		}
+		return pkix.AlgorithmIdentifier{Algorithm: oidECDSAWithSHA256}, nil
 	}
-	digest := crypto.SHA256.New()
-	digest.Write(data)
-	sig, err := c.Key.Sign(rand.Reader, digest.Sum(nil), c.SignerOpts(crypto.SHA256))
-	if err != nil {
-		return nil, alg, err
-	}
-	return sig, alg, nil
+	return pkix.AlgorithmIdentifier{}, fmt.Errorf("unsupported key type %T", c.Key.Public())
 }

@@ -37,11 +37,7 @@ func (p *PKI) IssueCA(o CAOptions) (*Cert, error) {
 	if o.Name == "" {
 		o.Name = "AC Secondaire"
 	}
-	name, err := p.caName(o.Name)
-	if err != nil {
-		return nil, err
-	}
-	key, err := drawKey(o.KeyType)
+	name, key, err := p.nameAndKey(o.Name, o.KeyType)
 	if err != nil {
 		return nil, err
 	}
@@ -84,11 +80,7 @@ func (p *PKI) IssueTSA(o TSAOptions) (*Cert, error) {
 	if o.Name == "" {
 		o.Name = "Horodatage 2"
 	}
-	name, err := p.caName(o.Name)
-	if err != nil {
-		return nil, err
-	}
-	key, err := drawKey(o.KeyType)
+	name, key, err := p.nameAndKey(o.Name, o.KeyType)
 	if err != nil {
 		return nil, err
 	}
@@ -109,6 +101,20 @@ func (p *PKI) IssueTSA(o TSAOptions) (*Cert, error) {
 		return nil, fmt.Errorf("issuing TSA %q: %w", o.Name, err)
 	}
 	return c, nil
+}
+
+// nameAndKey returns the subject of a new authority of this PKI named cn
+// and a key of type kt for it.
+func (p *PKI) nameAndKey(cn string, kt KeyType) ([]byte, crypto.Signer, error) {
+	name, err := p.caName(cn)
+	if err != nil {
+		return nil, nil, err
+	}
+	key, err := drawKey(kt)
+	if err != nil {
+		return nil, nil, err
+	}
+	return name, key, nil
 }
 
 // StatusOptions tune CRLWith and OCSPResponseWith.

@@ -29,6 +29,13 @@
 //     folder or the CA's servers know about.
 //   - Unknown: anything else, with Detail saying why each source failed.
 //
+// CheckWith also judges each CRL and OCSP response by the caller's
+// algorithm rules (its signature algorithm, its signer's key, and a
+// delegated responder's own certificate): an item that breaks them proves
+// nothing, and a result that no other item decides says so
+// (Result.AlgorithmRefused). crypto/x509 still verifies SHA-1 signatures
+// on CRLs and OCSP responses, so without rules they count.
+//
 // Sources are consulted in this order: embedded OCSP responses, embedded
 // CRLs, the CRL folder, then, when Online is set, OCSP and CRL fetched from
 // the URLs of cert. Result.Source is the source of the deciding answer.
