@@ -82,8 +82,10 @@ const (
 	CodeNotYetValid                Code = "not_yet_valid"
 	CodeOutOfBoundsNoPOE           Code = "out_of_bounds_no_poe"
 	CodeRevokedNoPOE               Code = "revoked_no_poe"
+	CodeRevokedCANoPOE             Code = "revoked_ca_no_poe"
 	CodeTryLater                   Code = "try_later"
 	CodeCryptoConstraintsFailedPOE Code = "crypto_constraints_failure_no_poe"
+	CodeCryptoConstraintsFailure   Code = "crypto_constraints_failure"
 	CodeSignedDataNotFound         Code = "signed_data_not_found"
 	CodeGenericIndeterminate       Code = "generic"
 	CodeNotSigned                  Code = "not_signed"
@@ -114,8 +116,10 @@ var verificationCodes = map[pdfverify.SubIndication]Code{
 	pdfverify.NotYetValid:                CodeNotYetValid,
 	pdfverify.OutOfBoundsNoPOE:           CodeOutOfBoundsNoPOE,
 	pdfverify.RevokedNoPOE:               CodeRevokedNoPOE,
+	pdfverify.RevokedCANoPOE:             CodeRevokedCANoPOE,
 	pdfverify.TryLater:                   CodeTryLater,
 	pdfverify.CryptoConstraintsFailed:    CodeCryptoConstraintsFailedPOE,
+	pdfverify.CryptoConstraintsFailure:   CodeCryptoConstraintsFailure,
 	pdfverify.SignedDataNotFound:         CodeSignedDataNotFound,
 	pdfverify.GenericIndeterminate:       CodeGenericIndeterminate,
 	pdfverify.NotSigned:                  CodeNotSigned,

@@ -63,7 +63,7 @@ func TestAlgorithmAndPartyCodesAreStored(t *testing.T) {
 	}
 	byID := map[string]string{}
 	for _, r := range requestsOf(t, st) {
-		byID[r.MessageID] = r.ReasonCode
+		byID[r.MessageID] = string(r.ReasonCode)
 	}
 	for i, c := range cases {
 		if got := byID[fmt.Sprintf("<demo-%d@example.fr>", 100+i)]; got != c.want {
