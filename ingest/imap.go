@@ -433,7 +433,17 @@ type Mail struct {
 	// OverCap reports a message bigger than MaxMessageBytes: it was not
 	// downloaded.
 	OverCap bool
+	// Header is the header section of a message over the cap (IMAP
+	// BODY.PEEK[HEADER], at most MaxHeaderFetchBytes), so that it can be
+	// recorded and its sender answered; nil when the server did not
+	// return it, and for a message under the cap (Raw holds it).
+	Header []byte
 }
+
+// MaxHeaderFetchBytes bounds the header section fetched for a message
+// over the size cap: the bound of ParseMessage's header parser, which
+// long Received, DKIM and ARC chains stay well under.
+const MaxHeaderFetchBytes = maxHeaderBytes
 
 // Disposition is what a Handler wants done with a message.
 type Disposition int
@@ -1037,7 +1047,7 @@ func (s *session) handle(ctx context.Context, meta msgMeta) error {
 	if meta.size > cfg.MaxMessageBytes {
 		mail.OverCap = true
 	} else {
-		raw, err := s.fetchBody(meta.uid)
+		raw, err := s.fetchBody(meta.uid, nil, cfg.MaxMessageBytes)
 		switch {
 		case errors.Is(err, errOverCap):
 			mail.OverCap = true
@@ -1055,7 +1065,19 @@ func (s *session) handle(ctx context.Context, meta msgMeta) error {
 	s.m.stats.fetched.Add(1)
 	if mail.OverCap {
 		s.m.stats.overCap.Add(1)
-		log.Warn("message over the size cap, handing it over without its body", "cap", cfg.MaxMessageBytes)
+		header, err := s.fetchBody(meta.uid, &imap.FetchItemBodySection{Specifier: imap.PartSpecifierHeader}, MaxHeaderFetchBytes)
+		switch {
+		case errors.Is(err, errOverCap):
+			// Not a header a mail client writes: the message is recorded
+			// without one and nobody is answered.
+			log.Warn("message over the size cap has a header over the bound", "bound", MaxHeaderFetchBytes)
+		case errors.Is(err, errNotReturned):
+		case err != nil:
+			return err
+		default:
+			mail.Header = header
+		}
+		log.Warn("message over the size cap, handing it over with its header only", "cap", cfg.MaxMessageBytes)
 	}
 
 	disp, err := s.h.Handle(ctx, mail)
@@ -1104,17 +1126,19 @@ func (s *session) handle(ctx context.Context, meta msgMeta) error {
 // although RFC822.SIZE said it was under.
 var errOverCap = errors.New("message body over the size cap")
 
-// fetchBody downloads one message. It asks for at most MaxMessageBytes+1
-// bytes, so a server whose RFC822.SIZE understates a message cannot make it
-// download more than the cap.
-func (s *session) fetchBody(uid imap.UID) ([]byte, error) {
-	limit := s.m.cfg.MaxMessageBytes
+// fetchBody downloads one section of a message (nil: the whole message).
+// It asks for at most limit+1 bytes, so a server whose RFC822.SIZE
+// understates a message cannot make it download more than the cap; a
+// longer section is errOverCap.
+func (s *session) fetchBody(uid imap.UID, section *imap.FetchItemBodySection, limit int64) ([]byte, error) {
+	if section == nil {
+		section = &imap.FetchItemBodySection{}
+	}
+	section.Peek = true
+	section.Partial = &imap.SectionPartial{Offset: 0, Size: limit + 1}
 	cmd := s.c.Fetch(imap.UIDSetNum(uid), &imap.FetchOptions{
-		UID: true,
-		BodySection: []*imap.FetchItemBodySection{{
-			Peek:    true,
-			Partial: &imap.SectionPartial{Offset: 0, Size: limit + 1},
-		}},
+		UID:         true,
+		BodySection: []*imap.FetchItemBodySection{section},
 	})
 	// Close drains whatever was not read: go-imap's reader goroutine waits
 	// until a literal is consumed.

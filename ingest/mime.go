@@ -11,7 +11,6 @@ import (
 	netmail "net/mail"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/emersion/go-message"
 	// Registers the charsets of RFC 2047 encoded-words (ISO-8859-x,
@@ -164,33 +163,28 @@ type Attachment struct {
 	// ErrAttachmentTooLarge). Data must then not be verified as a PDF,
 	// though it may well start with "%PDF-".
 	Err error
+	// InArchive is the file name of the .zip archive the PDF was taken
+	// from (FileName is then "archive.zip/entry.pdf"); "" otherwise.
+	InArchive string
 }
 
 // Message is what ParseMessage extracts from one raw message.
 type Message struct {
-	// MessageID is the Message-ID without angle brackets, or the raw
-	// header value when it does not parse; "" if none.
-	MessageID string
-	// Subject is decoded from RFC 2047; it is the raw header value when an
-	// encoded-word uses an unknown charset.
-	Subject string
-	// From is the first address of the From header, nil if there is none or
-	// it does not parse. Nothing authenticates it.
-	From *mail.Address
-	// ReplyTo holds the Reply-To addresses, nil if none or unparsable.
-	ReplyTo []*mail.Address
-	// Date is the Date header, zero if missing or unparsable.
-	Date time.Time
-	// AutoSubmitted is the Auto-Submitted header (RFC 3834) with surrounding
-	// space removed; "" if none. Any value other than "no" marks a message
-	// that must not be answered automatically.
-	AutoSubmitted string
+	// Header holds the top-level header fields.
+	Header
 	// Attachments lists every PDF part in the order of the message: parts
 	// typed application/pdf or application/x-pdf, parts of a non-text type
 	// whose file name ends in ".pdf", and parts of any type whose decoded
 	// body starts with "%PDF-". Parts inside encapsulated (forwarded)
-	// messages are included.
+	// messages, opaque S/MIME layers and .zip archives are included.
 	Attachments []Attachment
+	// SMIME lists the opaque S/MIME layers (application/pkcs7-mime) found,
+	// outermost first, with their signer or recipient: evidence only.
+	SMIME []SMIMELayer
+	// Unopened lists the parts that may hold a form but could not be
+	// read: encrypted S/MIME without the desk's key, Outlook's
+	// winmail.dat, archives over a limit or damaged.
+	Unopened []Unopened
 	// Parts counts the MIME entities read: the message itself, every part
 	// of every multipart, and every encapsulated message.
 	Parts int
@@ -210,7 +204,23 @@ type Message struct {
 //
 // ParseMessage checks nothing about the PDFs, nor who sent the message.
 func ParseMessage(r io.Reader, lim Limits) (*Message, error) {
-	lim = lim.withDefaults()
+	return ParseMessageWith(r, Options{Limits: lim})
+}
+
+// Options configure ParseMessageWith.
+type Options struct {
+	// Limits bound the work on one message; see Limits for the zero value.
+	Limits Limits
+	// Decrypter opens encrypted S/MIME (enveloped-data) addressed to the
+	// desk. Nil leaves such a layer unopened: it is listed in
+	// Message.Unopened with UnopenedEncrypted.
+	Decrypter *Decrypter
+}
+
+// ParseMessageWith is ParseMessage with options: it also opens the
+// encrypted S/MIME layers that opts.Decrypter can decrypt.
+func ParseMessageWith(r io.Reader, opts Options) (*Message, error) {
+	lim := opts.Limits.withDefaults()
 	if err := lim.validate(); err != nil {
 		return nil, fmt.Errorf("invalid limits: %w", err)
 	}
@@ -229,41 +239,17 @@ func ParseMessage(r io.Reader, lim Limits) (*Message, error) {
 		return nil, fmt.Errorf("%w: reading header: %w", ErrMalformed, err)
 	}
 	msg := &Message{Parts: 1}
-	msg.setHeader(h)
+	msg.Header.set(h)
 	if tooLarge {
 		return msg, fmt.Errorf("%w: more than %d bytes", ErrTooLarge, lim.MaxMessageBytes)
 	}
 
-	w := walker{lim: lim, msg: msg}
+	w := walker{lim: lim, msg: msg, dec: opts.Decrypter}
 	if err := w.message(h, body, "", 0); err != nil {
 		msg.Attachments = nil
 		return msg, err
 	}
 	return msg, nil
-}
-
-// setHeader fills the header fields of m from h, keeping what parses.
-func (m *Message) setHeader(h textproto.Header) {
-	mh := mail.Header{Header: message.Header{Header: h}}
-
-	if id, err := mh.MessageID(); err == nil {
-		m.MessageID = id
-	} else {
-		m.MessageID = h.Get("Message-Id")
-	}
-	// On an unknown charset Subject returns the raw value, which is what we
-	// want to show.
-	m.Subject, _ = mh.Subject()
-	if from, err := parseAddressList(h.Get("From")); err == nil && len(from) > 0 {
-		m.From = from[0]
-	}
-	if replyTo, err := parseAddressList(h.Get("Reply-To")); err == nil && len(replyTo) > 0 {
-		m.ReplyTo = replyTo
-	}
-	if date, err := mh.Date(); err == nil {
-		m.Date = date
-	}
-	m.AutoSubmitted = strings.TrimSpace(h.Get("Auto-Submitted"))
 }
 
 // addressParser decodes display names with the charsets go-message knows,
@@ -312,6 +298,7 @@ var wordDecoder = mime.WordDecoder{CharsetReader: func(charset string, input io.
 type walker struct {
 	lim Limits
 	msg *Message
+	dec *Decrypter
 }
 
 // message walks the body of a message (the top-level one or an encapsulated
@@ -336,6 +323,14 @@ func (w *walker) part(h textproto.Header, defaultType string, body io.Reader, pa
 		return w.multipart(mediaType, params, body, path, depth)
 	case mediaType == "message/rfc822" || mediaType == "message/global":
 		return w.encapsulated(h, body, path, depth)
+	case isSMIME(mediaType, params, fileName(h, params)):
+		return w.smime(h, params, body, path, depth)
+	case isZip(mediaType, fileName(h, params)):
+		return w.zip(h, fileName(h, params), body, path)
+	case isTNEF(mediaType, fileName(h, params)):
+		w.msg.Unopened = append(w.msg.Unopened, Unopened{Path: path, FileName: fileName(h, params), Kind: UnopenedTNEF,
+			Reason: "Outlook's winmail.dat (TNEF) is not read"})
+		return nil
 	default:
 		return w.leaf(h, mediaType, params, body, path)
 	}

@@ -46,6 +46,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/revokd/revokd/internal/redact"
 	"github.com/revokd/revokd/queue"
 )
 
@@ -279,7 +280,8 @@ func (s *Sender) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	r.Logger.InfoContext(ctx, "sending notifications", "relay", r.Address, "security", string(r.Security), "from", r.from.Address)
+	r.Logger.InfoContext(ctx, "sending notifications", "relay", r.Address, "security", string(r.Security))
+	r.Logger.DebugContext(ctx, "notifications' sender", "from", r.from.Address)
 	tick := time.NewTicker(r.PollInterval)
 	defer tick.Stop()
 	for {
@@ -343,7 +345,8 @@ func (r *sender) sendNext(ctx context.Context) (bool, error) {
 		r.Health.record(r.Now(), err)
 	}
 	if err == nil {
-		log.InfoContext(ctx, "notification sent", "to", msg.to)
+		log.InfoContext(ctx, "notification sent", "to_hash", redact.Address(msg.to))
+		log.DebugContext(ctx, "notification sent: recipient", "to", msg.to)
 		return true, r.Store.MarkSent(markCtx, row.ID)
 	}
 	if ctx.Err() != nil {
@@ -355,9 +358,9 @@ func (r *sender) sendNext(ctx context.Context) (bool, error) {
 	var de *DeliveryError
 	permanent := errors.As(err, &de) && de.Permanent
 	if permanent {
-		log.WarnContext(ctx, "notification refused by the relay", "to", msg.to, "err", err)
+		log.WarnContext(ctx, "notification refused by the relay", "to_hash", redact.Address(msg.to), "err", err)
 	} else {
-		log.WarnContext(ctx, "notification not delivered; will retry", "to", msg.to, "err", err)
+		log.WarnContext(ctx, "notification not delivered; will retry", "to_hash", redact.Address(msg.to), "err", err)
 	}
 	return true, r.Store.MarkFailed(markCtx, row.ID, err.Error(), permanent)
 }

@@ -71,6 +71,12 @@ func NotARequest(to string, why NotRequestWhy) queue.OutboxMessage {
 	return outboxMessage(to, Message{Kind: KindNotARequest, Why: why})
 }
 
+// OverSize is the not-a-request mail for a mail over the mailbox's size
+// cap: send the form alone, as a PDF under maxFormMB MiB.
+func OverSize(to string, maxFormMB int64) queue.OutboxMessage {
+	return outboxMessage(to, Message{Kind: KindNotARequest, Why: WhyOverSize, MaxFormMB: maxFormMB})
+}
+
 // Dismissed is the mail that tells the sender of request r (its mail's
 // sender) that an operator closed it; note, the operator's words to the
 // sender, may be empty. The review desk commits it with the dismissal.

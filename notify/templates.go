@@ -55,11 +55,36 @@ var Languages = []string{"fr", "en"}
 // NotRequestWhy says why a mail is not a request, for the sender.
 type NotRequestWhy string
 
-// The reasons a mail is not a request.
+// The reasons a mail is not a request. The worker also stores them as the
+// reason code of the mail's not_a_request row (`revokd queue list --all
+// --json`), so the values are a contract.
 const (
-	WhyNoPDF      NotRequestWhy = "no_pdf"
+	// WhyNoPDF: a person's mail with no PDF and nothing that might hide
+	// one.
+	WhyNoPDF NotRequestWhy = "no_pdf"
+	// WhyUnreadable: the MIME structure cannot be read (too deep, too
+	// many parts, malformed).
 	WhyUnreadable NotRequestWhy = "unreadable"
-	WhyOverSize   NotRequestWhy = "over_size"
+	// WhyOverSize: the mail is over the mailbox's size cap; only its
+	// header was read. The answer asks for the form alone, under
+	// Message.MaxFormMB.
+	WhyOverSize NotRequestWhy = "over_size"
+	// WhyEncrypted: encrypted S/MIME the desk has no key for (or that is
+	// not addressed to its key); the answer asks to send it unencrypted.
+	WhyEncrypted NotRequestWhy = "smime_encrypted"
+	// WhySMIMEUnreadable: an S/MIME part that is not a readable PKCS #7
+	// structure.
+	WhySMIMEUnreadable NotRequestWhy = "smime_unreadable"
+	// WhyArchiveUnreadable: a .zip archive that is damaged, encrypted or
+	// over a limit, and no PDF beside it.
+	WhyArchiveUnreadable NotRequestWhy = "archive_unreadable"
+	// WhyWinmail: Outlook sent its attachments inside winmail.dat (TNEF);
+	// the answer says how to send the form as a normal attachment.
+	WhyWinmail NotRequestWhy = "winmail_dat"
+	// WhyAutomatic: an auto-reply, delivery report, bulk mail, or mail
+	// without a sender or from the desk itself. Recorded only: such mail
+	// is never answered.
+	WhyAutomatic NotRequestWhy = "automatic"
 )
 
 // Message is what a templated mail is rendered from: the facts the
@@ -73,6 +98,9 @@ type Message struct {
 	Items []Item `json:"items,omitempty"`
 	// Why says why the mail is not a request (not_a_request).
 	Why NotRequestWhy `json:"why,omitempty"`
+	// MaxFormMB is the size, in MiB, a form mailed alone must stay under
+	// (not_a_request for WhyOverSize); 0 when unknown.
+	MaxFormMB int64 `json:"maxFormMB,omitempty"`
 	// Revocation is what the CA revoked (revocation_done); ToHolder says
 	// this copy goes to the holder's registered address rather than to
 	// the request's sender.
@@ -549,6 +577,11 @@ func SampleMessages() []Message {
 		{Kind: KindNotARequest, Why: WhyNoPDF},
 		{Kind: KindNotARequest, Why: WhyOverSize},
 		{Kind: KindNotARequest, Why: WhyUnreadable},
+		{Kind: KindNotARequest, Why: WhyOverSize, MaxFormMB: 24},
+		{Kind: KindNotARequest, Why: WhyEncrypted},
+		{Kind: KindNotARequest, Why: WhySMIMEUnreadable},
+		{Kind: KindNotARequest, Why: WhyArchiveUnreadable},
+		{Kind: KindNotARequest, Why: WhyWinmail},
 		{Kind: KindRevocationDone, Revocation: rev},
 		{Kind: KindRevocationDone, Revocation: rev, ToHolder: true},
 		{Kind: KindDismissed, Note: "demande en double"},

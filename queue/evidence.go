@@ -16,6 +16,9 @@ const (
 	EvidencePDF      = "pdf"
 	EvidenceReport   = "report"
 	EvidenceDecision = "decision"
+	// EvidenceMailOrigin is the JSON of an ingest.Evidence: what a mail
+	// says of its origin (S/MIME, DKIM, Authentication-Results).
+	EvidenceMailOrigin = "mail-evidence"
 )
 
 // ErrNotFound is returned when a mail, request, job or piece of evidence

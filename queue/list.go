@@ -148,6 +148,11 @@ type MailRecord struct {
 	Disposition Disposition `json:"disposition"`
 	NotARequest string      `json:"notARequest"`
 	HandledAt   *time.Time  `json:"handledAt,omitempty"`
+	// Evidence is the mail's ingest.Evidence as stored (JSON): the S/MIME
+	// layers with their signer, the DKIM results, the
+	// Authentication-Results fields, a From read leniently, the parts not
+	// opened. Shown to operators; never a reason to accept. Nil when none.
+	Evidence json.RawMessage `json:"evidence,omitempty"`
 }
 
 // ReportSummary is what `revokd queue show` repeats of the verification
@@ -275,16 +280,23 @@ func (s *Store) Request(ctx context.Context, id int64) (*RequestDetail, error) {
 
 func readMail(ctx context.Context, tx *sql.Tx, id int64) (MailRecord, error) {
 	var (
-		m              MailRecord
-		received, disp string
-		handled        sql.NullString
+		m                        MailRecord
+		received, disp, evidence string
+		handled                  sql.NullString
 	)
 	err := tx.QueryRowContext(ctx, `SELECT id, mailbox, uidvalidity, uid, message_id, raw_sha256, size, over_cap, sender,
-		received_at, state, disposition, not_a_request, handled_at FROM mails WHERE id = ?`, id).
+		received_at, state, disposition, not_a_request, handled_at, evidence_sha256 FROM mails WHERE id = ?`, id).
 		Scan(&m.ID, &m.Mailbox, &m.UIDValidity, &m.UID, &m.MessageID, &m.RawSHA256, &m.Size, &m.OverCap, &m.Sender,
-			&received, &m.State, &disp, &m.NotARequest, &handled)
+			&received, &m.State, &disp, &m.NotARequest, &handled, &evidence)
 	if err != nil {
 		return m, fmt.Errorf("reading mail %d: %w", id, err)
+	}
+	if evidence != "" {
+		var b []byte
+		if err := tx.QueryRowContext(ctx, `SELECT bytes FROM evidence WHERE sha256 = ?`, evidence).Scan(&b); err != nil {
+			return m, fmt.Errorf("reading the evidence of mail %d: %w", id, err)
+		}
+		m.Evidence = b
 	}
 	m.Disposition = Disposition(disp)
 	if m.ReceivedAt, err = parseTime(received); err != nil {

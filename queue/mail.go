@@ -3,6 +3,7 @@ package queue
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -66,6 +67,13 @@ type Outcome struct {
 	// "auto-reply (Auto-Submitted: auto-replied)", "over the size cap"), and
 	// is "" when Requests is not empty.
 	NotARequest string
+	// NotARequestCode is the machine code of NotARequest (one of
+	// revocation's NotARequest codes), stored as the reason code of the
+	// mail's not_a_request row; "" when Requests is not empty.
+	NotARequestCode string
+	// Evidence is the JSON of the mail's ingest.Evidence (S/MIME signer,
+	// DKIM, Authentication-Results), stored with the mail; nil for none.
+	Evidence []byte
 	// Outbox holds the acknowledgement and result mails to send.
 	Outbox []OutboxMessage
 }
@@ -296,6 +304,15 @@ func (s *Store) RecordOutcome(ctx context.Context, o Outcome) error {
 			WHERE id = ?`, string(o.Disposition), o.NotARequest, formatTime(now), o.MailID); err != nil {
 			return err
 		}
+		if len(o.Evidence) > 0 {
+			sum, err := putEvidence(ctx, tx, EvidenceMailOrigin, o.Evidence, now)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE mails SET evidence_sha256 = ? WHERE id = ?`, sum, o.MailID); err != nil {
+				return err
+			}
+		}
 		kinds := make([]string, len(o.Outbox))
 		for i, m := range o.Outbox {
 			kinds[i] = m.Kind
@@ -321,8 +338,11 @@ func validateOutcome(o Outcome) ([]RequestOutcome, error) {
 	switch {
 	case len(o.Requests) == 0 && strings.TrimSpace(o.NotARequest) == "":
 		return nil, fmt.Errorf("no request and no reason why the mail is not one: %w", ErrInvalidOutcome)
-	case len(o.Requests) > 0 && o.NotARequest != "":
+	case len(o.Requests) > 0 && (o.NotARequest != "" || o.NotARequestCode != ""):
 		return nil, fmt.Errorf("requests and a reason why the mail is not a request: %w", ErrInvalidOutcome)
+	}
+	if len(o.Evidence) > 0 && !json.Valid(o.Evidence) {
+		return nil, fmt.Errorf("mail evidence is not JSON: %w", ErrInvalidOutcome)
 	}
 	for _, m := range o.Outbox {
 		if m.Kind == "" || m.To == "" {
@@ -380,13 +400,13 @@ func validateOutcome(o Outcome) ([]RequestOutcome, error) {
 
 func recordNotARequest(ctx context.Context, tx *sql.Tx, o Outcome, now time.Time) error {
 	var id int64
-	if err := tx.QueryRowContext(ctx, `INSERT INTO requests (mail_id, state, reason, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?) RETURNING id`, o.MailID, string(revocation.StateNotARequest), o.NotARequest,
+	if err := tx.QueryRowContext(ctx, `INSERT INTO requests (mail_id, state, reason_code, reason, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?) RETURNING id`, o.MailID, string(revocation.StateNotARequest), o.NotARequestCode, o.NotARequest,
 		formatTime(now), formatTime(now)).Scan(&id); err != nil {
 		return err
 	}
 	return appendAudit(ctx, tx, now, ActorWorker, "request.not_a_request", requestSubject(id), map[string]any{
-		"mailId": o.MailID, "reason": o.NotARequest,
+		"mailId": o.MailID, "reason": o.NotARequest, "code": o.NotARequestCode,
 	})
 }
 

@@ -227,4 +227,10 @@ CREATE TABLE alerted (
 	alerted_at TEXT NOT NULL
 );
 `},
+	{5, "mail evidence", `
+-- What a mail says of its origin beyond its PDFs (S/MIME layers, DKIM,
+-- Authentication-Results, a From read leniently, parts not opened), as
+-- JSON in the evidence table (kind 'mail-evidence'); '' when none.
+ALTER TABLE mails ADD COLUMN evidence_sha256 TEXT NOT NULL DEFAULT '';
+`},
 }

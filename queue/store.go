@@ -123,8 +123,17 @@ func OpenWith(ctx context.Context, dataDir string, opts *Options) (*Store, error
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("opening store: %w", err)
 	}
+	if err := privateDir(dataDir); err != nil {
+		return nil, fmt.Errorf("opening store: %w", err)
+	}
 	abs, err := filepath.Abs(filepath.Join(dataDir, DatabaseFile))
 	if err != nil {
+		return nil, fmt.Errorf("opening store: %w", err)
+	}
+	// SQLite creates the -wal and -shm files with the database file's
+	// permissions: a database created 0600 keeps all three private,
+	// whatever the process umask.
+	if err := privateFile(abs, true); err != nil {
 		return nil, fmt.Errorf("opening store: %w", err)
 	}
 	q := url.Values{}
@@ -146,6 +155,12 @@ func OpenWith(ctx context.Context, dataDir string, opts *Options) (*Store, error
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("opening store %s: %w", abs, err)
+	}
+	for _, side := range []string{abs + "-wal", abs + "-shm"} {
+		if err := privateFile(side, false); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("opening store: %w", err)
+		}
 	}
 	return s, nil
 }
@@ -254,4 +269,57 @@ func (s *Store) readTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	}
 	defer tx.Rollback()
 	return fn(tx)
+}
+
+// privateDir makes the data folder private to its owner: the store holds
+// every raw mail, PDF and address. A folder others may write to is
+// refused (they could swap the database); one they may only read or
+// enter is tightened to 0700.
+func privateDir(dir string) error {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return err
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("data folder %s is not a folder", dir)
+	}
+	perm := fi.Mode().Perm()
+	if perm&0o022 != 0 {
+		return fmt.Errorf("data folder %s has mode %04o: users other than its owner may write to it; "+
+			"make it private (chmod 700) or choose another data_dir", dir, perm)
+	}
+	if perm&0o077 != 0 {
+		if err := os.Chmod(dir, perm&0o700); err != nil {
+			return fmt.Errorf("making data folder %s private (mode %04o): %w", dir, perm, err)
+		}
+	}
+	return nil
+}
+
+// privateFile gives path mode 0600, creating it empty when create is set
+// and it does not exist yet (an empty file is a new SQLite database).
+func privateFile(path string, create bool) error {
+	fi, err := os.Lstat(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist) && create:
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+		if errors.Is(err, os.ErrExist) {
+			return privateFile(path, false)
+		}
+		if err != nil {
+			return err
+		}
+		return f.Close()
+	case errors.Is(err, os.ErrNotExist):
+		return nil
+	case err != nil:
+		return err
+	case !fi.Mode().IsRegular():
+		return fmt.Errorf("%s is not a regular file", path)
+	case fi.Mode().Perm()&0o077 != 0:
+		if err := os.Chmod(path, 0o600); err != nil {
+			return fmt.Errorf("making %s private: %w", path, err)
+		}
+	}
+	return nil
 }

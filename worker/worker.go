@@ -15,28 +15,19 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math/big"
-	"mime"
-	"net/mail"
 	"strings"
 	"time"
 
-	"github.com/emersion/go-message/charset"
-
 	"github.com/revokd/revokd/authorize"
 	"github.com/revokd/revokd/ingest"
+	"github.com/revokd/revokd/internal/redact"
 	"github.com/revokd/revokd/notify"
 	"github.com/revokd/revokd/pdfverify"
 	"github.com/revokd/revokd/queue"
 	"github.com/revokd/revokd/revocation"
 )
-
-// maxHeaderBytes bounds the top-level header the worker reads before the
-// MIME walk: the same bound the walk applies, so a huge header costs
-// nothing twice.
-const maxHeaderBytes = 256 << 10
 
 // maxPDFsPerMail bounds the distinct PDFs verified in one mail: a request
 // carries one form; ten leaves room for a resent or corrected one while one
@@ -79,11 +70,20 @@ type Config struct {
 	// per mail to the time the mail was received. Nil: pdfverify's zero
 	// options, which trust nothing.
 	Verify *pdfverify.Options
-	// Limits bound the MIME walk. Zero: ingest's defaults.
+	// Limits bound the MIME walk. Zero: ingest's defaults. Its
+	// MaxMessageBytes should be the mailbox's cap: the answer to a mail
+	// over it names the size to stay under.
 	Limits ingest.Limits
+	// Decrypter opens S/MIME mail encrypted to the desk; nil: such mail
+	// is answered with a request to send it unencrypted.
+	Decrypter *ingest.Decrypter
+	// DKIMLookup finds DKIM keys in the DNS. Nil: the system resolver.
+	DKIMLookup ingest.LookupTXT
 	// Address is the desk's own address: mail from it is never answered.
 	Address string
-	// Logger receives one line per mail; nil discards.
+	// Logger receives one line per mail; nil discards. At INFO it names
+	// mails and requests by their ids and a hash of the sender, never by
+	// an address or a serial; DEBUG adds those.
 	Logger *slog.Logger
 	// Now is the clock when a mail has no INTERNALDATE. Nil: time.Now.
 	Now func() time.Time
@@ -146,10 +146,18 @@ func (w *Worker) Handle(ctx context.Context, m *ingest.Mail) (ingest.Disposition
 	if received.IsZero() || received.Before(now.Add(-maxReceivedLag)) || received.After(now) {
 		received = now
 	}
-	header := readHeader(m.Raw)
+	headerBytes := m.Raw
+	if m.OverCap {
+		headerBytes = m.Header
+	}
+	header := readHeader(headerBytes)
+	from := ""
+	if header.From != nil {
+		from = header.From.Address
+	}
 	in := queue.IncomingMail{
 		Key: key, Raw: m.Raw, RawSHA256: rawHash, Size: m.Size, OverCap: m.OverCap,
-		MessageID: header.messageID, From: header.from, ReceivedAt: received,
+		MessageID: messageIDField(header.MessageID), From: from, ReceivedAt: received,
 	}
 	mailID, err := w.cfg.Store.ArchiveMail(ctx, in)
 	if err != nil {
@@ -164,15 +172,29 @@ func (w *Worker) Handle(ctx context.Context, m *ingest.Mail) (ingest.Disposition
 	if err := w.cfg.Store.RecordOutcome(ctx, out); err != nil {
 		return ingest.Leave, fmt.Errorf("recording the outcome of mail %d: %w", m.UID, err)
 	}
-	attrs := []any{"uid", m.UID, "mail", mailID, "disposition", out.Disposition}
-	if out.NotARequest != "" {
-		attrs = append(attrs, "not_a_request", out.NotARequest)
+	w.logOutcome(ctx, m, mailID, from, out)
+	return disposition(out.Disposition), nil
+}
+
+// logOutcome writes the mail's line: at INFO without personal data (the
+// sender as a short hash, which correlates lines without naming anyone),
+// at DEBUG with the address and the serials.
+func (w *Worker) logOutcome(ctx context.Context, m *ingest.Mail, mailID int64, from string, out queue.Outcome) {
+	attrs := []any{"uid", m.UID, "mail", mailID, "disposition", out.Disposition, "sender_hash", redact.Address(from)}
+	if out.NotARequestCode != "" {
+		attrs = append(attrs, "not_a_request", out.NotARequestCode)
 	}
 	for _, r := range out.Requests {
-		attrs = append(attrs, "state", r.State, "reason_code", r.ReasonCode, "serial", r.Serial)
+		attrs = append(attrs, "state", r.State, "reason_code", r.ReasonCode)
 	}
 	w.log.InfoContext(ctx, "mail handled", attrs...)
-	return disposition(out.Disposition), nil
+	if w.log.Enabled(ctx, slog.LevelDebug) {
+		debug := []any{"uid", m.UID, "mail", mailID, "from", from}
+		for _, r := range out.Requests {
+			debug = append(debug, "serial", r.Serial, "signer", r.SignerSubject)
+		}
+		w.log.DebugContext(ctx, "mail handled: details", debug...)
+	}
 }
 
 func disposition(d queue.Disposition) ingest.Disposition {
@@ -182,54 +204,44 @@ func disposition(d queue.Disposition) ingest.Disposition {
 	return ingest.Processed
 }
 
-// mailHeader is what the worker reads of the top-level header itself.
-type mailHeader struct {
-	messageID, from, subject   string
-	autoSubmitted, contentType string
-	precedence                 string
+// messageIDField is the Message-ID as the store keeps it: in its angle
+// brackets, as the header writes it.
+func messageIDField(id string) string {
+	if id == "" || strings.HasPrefix(id, "<") {
+		return id
+	}
+	return "<" + id + ">"
 }
 
-// addressParser decodes RFC 2047 display names in any charset the MIME
-// walk knows (windows-1252 and ISO-8859-15 are common from French mailers).
-var addressParser = &mail.AddressParser{WordDecoder: &mime.WordDecoder{CharsetReader: charset.Reader}}
-
-func readHeader(raw []byte) mailHeader {
-	var h mailHeader
-	if raw == nil {
-		return h
+// readHeader reads the top-level header leniently; a mail whose header
+// cannot be read at all gets an empty one (and no answer).
+func readHeader(raw []byte) *ingest.Header {
+	h, err := ingest.ReadHeader(raw)
+	if err != nil || raw == nil {
+		return &ingest.Header{}
 	}
-	msg, err := mail.ReadMessage(io.LimitReader(bytes.NewReader(raw), maxHeaderBytes))
-	if err != nil {
-		return h
-	}
-	h.messageID = strings.TrimSpace(msg.Header.Get("Message-Id"))
-	h.subject = msg.Header.Get("Subject")
-	if d, err := addressParser.WordDecoder.DecodeHeader(h.subject); err == nil {
-		h.subject = d
-	}
-	if a, err := addressParser.Parse(msg.Header.Get("From")); err == nil {
-		h.from = a.Address
-	}
-	h.autoSubmitted = strings.ToLower(strings.TrimSpace(msg.Header.Get("Auto-Submitted")))
-	h.contentType = strings.ToLower(msg.Header.Get("Content-Type"))
-	h.precedence = strings.ToLower(strings.TrimSpace(msg.Header.Get("Precedence")))
 	return h
 }
 
 // automatic says why a mail was sent by a machine (RFC 3834, RFC 3464),
 // or "" for a person's mail. Such mail is never a request and never
 // answered, which stops mail loops.
-func (w *Worker) automatic(h mailHeader) string {
+func (w *Worker) automatic(h *ingest.Header) string {
+	auto := strings.ToLower(h.AutoSubmitted)
+	from := ""
+	if h.From != nil {
+		from = h.From.Address
+	}
 	switch {
-	case h.autoSubmitted != "" && h.autoSubmitted != "no":
-		return "automatic mail (Auto-Submitted: " + h.autoSubmitted + ")"
-	case strings.HasPrefix(h.contentType, "multipart/report"):
+	case auto != "" && auto != "no":
+		return "automatic mail (Auto-Submitted: " + auto + ")"
+	case h.ContentType == "multipart/report":
 		return "delivery or read report"
-	case h.precedence == "bulk" || h.precedence == "junk" || h.precedence == "list":
-		return "bulk mail (Precedence: " + h.precedence + ")"
-	case h.from == "" || strings.HasPrefix(strings.ToLower(h.from), "mailer-daemon@"):
+	case h.Precedence == "bulk" || h.Precedence == "junk" || h.Precedence == "list":
+		return "bulk mail (Precedence: " + h.Precedence + ")"
+	case from == "" || strings.HasPrefix(strings.ToLower(from), "mailer-daemon@"):
 		return "mail without a sender to answer"
-	case w.cfg.Address != "" && strings.EqualFold(h.from, w.cfg.Address):
+	case w.cfg.Address != "" && strings.EqualFold(from, w.cfg.Address):
 		return "mail from the desk's own address"
 	}
 	return ""
@@ -238,41 +250,56 @@ func (w *Worker) automatic(h mailHeader) string {
 // decide builds the outcome of one archived mail. Every PDF is verified
 // and decided on, whoever sent the mail; what the headers say about its
 // sender only decides whether it is answered.
-func (w *Worker) decide(ctx context.Context, m *ingest.Mail, h mailHeader, received time.Time) (queue.Outcome, error) {
+func (w *Worker) decide(ctx context.Context, m *ingest.Mail, h *ingest.Header, received time.Time) (queue.Outcome, error) {
 	// QUIRK: answers go to From, never to Reply-To: a reply carries the
 	// outcome of a request, and Reply-To lets anyone direct it elsewhere.
-	to := h.from
+	to := ""
+	if h.From != nil {
+		to = h.From.Address
+	}
 	auto := w.automatic(h)
 	if auto != "" {
 		to = ""
 	}
+	ev := ingest.Evidence{FromDecoding: h.FromDecoding, FromRaw: h.FromRaw, AuthenticationResults: h.AuthenticationResults}
+	if !m.OverCap {
+		ev.DKIM = ingest.VerifyDKIM(ctx, m.Raw, w.cfg.DKIMLookup)
+	}
 	notRequest := func(d queue.Disposition, code notify.NotRequestWhy, why string) queue.Outcome {
-		o := queue.Outcome{Disposition: d, NotARequest: why}
+		o := queue.Outcome{Disposition: d, NotARequest: why, NotARequestCode: string(code), Evidence: evidenceJSON(&ev)}
 		if to != "" {
-			o.Outbox = append(o.Outbox, notify.NotARequest(to, code))
+			if code == notify.WhyOverSize {
+				o.Outbox = append(o.Outbox, notify.OverSize(to, w.maxFormBytes()>>20))
+			} else {
+				o.Outbox = append(o.Outbox, notify.NotARequest(to, code))
+			}
 		}
 		return o
 	}
 	if m.OverCap {
 		return notRequest(queue.DispositionRejected, notify.WhyOverSize, fmt.Sprintf("over the size cap (%d bytes)", m.Size)), nil
 	}
-	msg, err := ingest.ParseMessage(bytes.NewReader(m.Raw), w.cfg.Limits)
+	msg, err := ingest.ParseMessageWith(bytes.NewReader(m.Raw), ingest.Options{Limits: w.cfg.Limits, Decrypter: w.cfg.Decrypter})
+	if msg != nil {
+		ev.SMIME, ev.Unopened = msg.SMIME, msg.Unopened
+	}
 	if err != nil {
 		return notRequest(queue.DispositionRejected, notify.WhyUnreadable, "unreadable mail: "+err.Error()), nil
 	}
 	pdfs := distinctPDFs(msg.Attachments)
 	if len(pdfs) == 0 {
 		if auto != "" {
-			return queue.Outcome{Disposition: queue.DispositionProcessed, NotARequest: auto}, nil
+			return notRequest(queue.DispositionProcessed, notify.WhyAutomatic, auto), nil
 		}
-		return notRequest(queue.DispositionProcessed, notify.WhyNoPDF, "no PDF attached"), nil
+		code, why := unopenedReason(msg.Unopened)
+		return notRequest(queue.DispositionProcessed, code, why), nil
 	}
 	if len(pdfs) > maxPDFsPerMail {
 		w.log.WarnContext(ctx, "mail carries too many PDFs; only the first are examined", "uid", m.UID, "pdfs", len(pdfs), "examined", maxPDFsPerMail)
 		pdfs = pdfs[:maxPDFsPerMail]
 	}
 
-	out := queue.Outcome{Disposition: queue.DispositionRejected}
+	out := queue.Outcome{Disposition: queue.DispositionRejected, Evidence: evidenceJSON(&ev)}
 	var answers []notify.Item
 	for _, a := range pdfs {
 		r, ans, err := w.request(ctx, a, received)
@@ -289,6 +316,54 @@ func (w *Worker) decide(ctx context.Context, m *ingest.Mail, h mailHeader, recei
 		out.Outbox = append(out.Outbox, notify.Acknowledgement(to, received), notify.Result(to, answers))
 	}
 	return out, nil
+}
+
+// unopenedReason says why a mail without a PDF holds no request: the
+// first part that might hold a form but could not be read, else no PDF.
+func unopenedReason(parts []ingest.Unopened) (code notify.NotRequestWhy, why string) {
+	for _, p := range parts {
+		switch p.Kind {
+		case ingest.UnopenedEncrypted:
+			return notify.WhyEncrypted, p.Reason
+		case ingest.UnopenedTNEF:
+			return notify.WhyWinmail, p.Reason
+		}
+	}
+	for _, p := range parts {
+		switch p.Kind {
+		case ingest.UnopenedArchive:
+			return notify.WhyArchiveUnreadable, "archive " + p.FileName + " not read: " + p.Reason
+		case ingest.UnopenedSMIME:
+			return notify.WhySMIMEUnreadable, p.Reason
+		}
+	}
+	return notify.WhyNoPDF, "no PDF attached"
+}
+
+// maxFormBytes is the largest form a sender can mail: a PDF grows by a
+// third in base64, and it must fit both the mailbox's cap and the PDF
+// limit.
+func (w *Worker) maxFormBytes() int64 {
+	msg, pdf := w.cfg.Limits.MaxMessageBytes, w.cfg.Limits.MaxAttachmentBytes
+	if msg <= 0 {
+		msg = ingest.DefaultMaxMessageBytes
+	}
+	if pdf <= 0 {
+		pdf = ingest.DefaultMaxAttachmentBytes
+	}
+	return min(msg/4*3, pdf)
+}
+
+// evidenceJSON is the mail's evidence for the store, nil when empty.
+func evidenceJSON(ev *ingest.Evidence) []byte {
+	if ev.Empty() {
+		return nil
+	}
+	b, err := json.Marshal(ev)
+	if err != nil {
+		return nil
+	}
+	return b
 }
 
 // pdfPart is an attachment with the hash of its bytes, computed once.

@@ -9,8 +9,8 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"github.com/revokd/revokd/ingest"
 	"github.com/revokd/revokd/pdfverify"
-
 	"github.com/revokd/revokd/queue"
 )
 
@@ -101,6 +101,14 @@ type Config struct {
 	HTTP struct {
 		Address string `toml:"address"`
 	} `toml:"http"`
+
+	SMIME struct {
+		// CertFile and KeyFile are the desk's S/MIME certificate and RSA
+		// key (PEM), to open mail encrypted to it; both or neither. The
+		// key file must be private to its owner (mode 0600 or 0400).
+		CertFile string `toml:"cert_file"`
+		KeyFile  string `toml:"key_file"`
+	} `toml:"smime"`
 
 	Form struct {
 		Fields map[string]string `toml:"fields"`
@@ -270,6 +278,8 @@ func readConfig(path string) (*Config, problems, error) {
 	c.IMAP.CAFile = resolvePath(base, c.IMAP.CAFile)
 	c.SMTP.PasswordFile = resolvePath(base, c.SMTP.PasswordFile)
 	c.SMTP.CAFile = resolvePath(base, c.SMTP.CAFile)
+	c.SMIME.CertFile = resolvePath(base, c.SMIME.CertFile)
+	c.SMIME.KeyFile = resolvePath(base, c.SMIME.KeyFile)
 	for i, r := range c.CA.Issuers {
 		c.CA.Issuers[i] = resolvePath(base, r)
 	}
@@ -306,6 +316,9 @@ func (c *Config) validate(ps *problems) {
 	if c.Verify.TimeBudget.Duration <= 0 {
 		ps.add("verify.time_budget", "%v: must be positive", c.Verify.TimeBudget.Duration)
 	}
+	if (c.SMIME.CertFile == "") != (c.SMIME.KeyFile == "") {
+		ps.add("smime.key_file", "smime.cert_file and smime.key_file go together: set both or neither")
+	}
 	for k := range c.Form.Fields {
 		if _, ok := defaultFormFields[k]; !ok {
 			ps.add("form.fields."+k, "unknown meaning %q: see revokd.example.toml for the meanings", k)
@@ -328,4 +341,17 @@ func (p retryPolicy) validate(ps *problems, section string) {
 	if p.MaxRetryDelay.Duration < p.RetryDelay.Duration {
 		ps.add(section+".max_retry_delay", "%v: must be at least retry_delay (%v)", p.MaxRetryDelay.Duration, p.RetryDelay.Duration)
 	}
+}
+
+// smimeDecrypter loads [smime] when set; nil when not. The key file's
+// permissions are checked here, at start-up.
+func smimeDecrypter(c *Config) (*ingest.Decrypter, error) {
+	if c.SMIME.KeyFile == "" {
+		return nil, nil
+	}
+	d, err := ingest.LoadDecrypter(c.SMIME.CertFile, c.SMIME.KeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("smime: %w", err)
+	}
+	return d, nil
 }

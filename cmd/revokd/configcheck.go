@@ -90,6 +90,12 @@ func checkForRun(cfg *Config) problems {
 		ps.add("store.url", "only the embedded SQLite store is available: leave store.url empty")
 	}
 	checkDataDir(&ps, cfg.DataDir)
+	if cfg.SMIME.KeyFile != "" && cfg.SMIME.CertFile != "" {
+		// The key file's permissions are checked here, at start-up.
+		if _, err := ingest.LoadDecrypter(cfg.SMIME.CertFile, cfg.SMIME.KeyFile); err != nil {
+			ps.add("smime.key_file", "%v", err)
+		}
+	}
 	if _, _, err := net.SplitHostPort(cfg.HTTP.Address); err != nil {
 		ps.add("http.address", "%q is not host:port (%v): e.g. 127.0.0.1:8080", cfg.HTTP.Address, err)
 	}
@@ -250,6 +256,8 @@ func checkDataDir(ps *problems, dir string) {
 		if err == nil {
 			if !st.IsDir() {
 				ps.add("data_dir", "%s is not a folder", p)
+			} else if perm := st.Mode().Perm(); p == dir && perm&0o022 != 0 {
+				ps.add("data_dir", "%s has mode %04o: users other than its owner may write to it, and the store holds every mail; make it private (chmod 700)", p, perm)
 			} else if !writable(p) {
 				ps.add("data_dir", "%s is not writable by this user: revokd keeps its store there", p)
 			}

@@ -82,12 +82,17 @@ func newApp(ctx context.Context, cfg *Config, log *slog.Logger, tokenSource func
 	if a.mailbox, err = newMailbox(cfg, log, tokenSource); err != nil {
 		return nil, err
 	}
+	decrypter, err := smimeDecrypter(cfg)
+	if err != nil {
+		return nil, err
+	}
 	// The store last: a configuration that fails above leaves nothing
 	// behind.
 	if a.store, err = queue.OpenWith(ctx, cfg.DataDir, cfg.storeOptions()); err != nil {
 		return nil, err
 	}
 	a.worker, err = worker.New(worker.Config{
+		Decrypter: decrypter,
 		Store:     a.store,
 		Registry:  a.store,
 		Authorize: authorize.Options{Fields: authorize.FormFieldsFromMap(cfg.Form.Fields), Issuers: issuers},
@@ -210,7 +215,8 @@ func (a *app) run(ctx context.Context, log *slog.Logger) error {
 		if holder != shown {
 			shown = holder
 			log.InfoContext(ctx, "another revokd reads this mailbox; waiting until it stops",
-				"lease", a.lease, "holder_host", holder.Host, "holder_pid", holder.PID, "holder_since", holder.Since)
+				"holder_host", holder.Host, "holder_pid", holder.PID, "holder_since", holder.Since)
+			log.DebugContext(ctx, "mailbox lease held by another revokd", "lease", a.lease)
 		}
 		select {
 		case <-ctx.Done():

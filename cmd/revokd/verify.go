@@ -38,6 +38,11 @@ type attachmentReport struct {
 type mailReport struct {
 	*pdfverify.Report
 	Attachments []attachmentReport `json:"attachments"`
+	// SMIME and Unopened are the mail's S/MIME layers opened and parts
+	// not read (encrypted without a key, winmail.dat, archives refused):
+	// evidence, not part of the decision.
+	SMIME    []ingest.SMIMELayer `json:"smime,omitempty"`
+	Unopened []ingest.Unopened   `json:"unopened,omitempty"`
 }
 
 // verifyMemoryLimit bounds the heap of a one-shot verification, which
@@ -126,7 +131,12 @@ func cmdVerify(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	var out any
 	var decisive *pdfverify.Report
 	if isMail {
-		mr, err := verifyMail(ctx, src, opts)
+		dec, err := smimeDecrypter(cfg)
+		if err != nil {
+			fmt.Fprintln(stderr, "revokd:", err)
+			return exitUsage
+		}
+		mr, err := verifyMail(ctx, src, opts, dec)
 		if err != nil {
 			fmt.Fprintln(stderr, "revokd:", err)
 			return exitUsage
@@ -269,8 +279,8 @@ func verifyPDF(ctx context.Context, f *os.File, r io.Reader, opts *pdfverify.Opt
 	return rep, release, nil
 }
 
-func verifyMail(ctx context.Context, r io.Reader, opts *pdfverify.Options) (*mailReport, error) {
-	msg, err := ingest.ParseMessage(r, ingest.Limits{MaxAttachmentBytes: opts.MaxFileBytes})
+func verifyMail(ctx context.Context, r io.Reader, opts *pdfverify.Options, dec *ingest.Decrypter) (*mailReport, error) {
+	msg, err := ingest.ParseMessageWith(r, ingest.Options{Limits: ingest.Limits{MaxAttachmentBytes: opts.MaxFileBytes}, Decrypter: dec})
 	if err != nil {
 		if errors.Is(err, ingest.ErrTooLarge) || errors.Is(err, ingest.ErrTooDeep) || errors.Is(err, ingest.ErrTooManyParts) {
 			return &mailReport{Report: pdfverify.FormatFailureReport("the mail cannot be read: "+err.Error(), 0), Attachments: []attachmentReport{}}, nil
@@ -281,7 +291,7 @@ func verifyMail(ctx context.Context, r io.Reader, opts *pdfverify.Options) (*mai
 		}
 		return &mailReport{Report: pdfverify.FormatFailureReport("the mail cannot be read: "+err.Error(), 0), Attachments: []attachmentReport{}}, nil
 	}
-	mr := &mailReport{Attachments: []attachmentReport{}}
+	mr := &mailReport{Attachments: []attachmentReport{}, SMIME: msg.SMIME, Unopened: msg.Unopened}
 	for _, a := range msg.Attachments {
 		var rep *pdfverify.Report
 		if a.Err != nil {
@@ -298,12 +308,33 @@ func verifyMail(ctx context.Context, r io.Reader, opts *pdfverify.Options) (*mai
 		}
 	}
 	if mr.Report == nil {
-		mr.Report = pdfverify.FormatFailureReport("the mail carries no PDF", 0)
+		why := "the mail carries no PDF"
+		if len(msg.Unopened) > 0 {
+			why += "; part " + msg.Unopened[0].Path + " not read: " + msg.Unopened[0].Reason
+		}
+		mr.Report = pdfverify.FormatFailureReport(why, 0)
 	}
 	return mr, nil
 }
 
 func printMail(w io.Writer, mr *mailReport, verbose bool) {
+	for _, l := range mr.SMIME {
+		line := fmt.Sprintf("S/MIME %s at part %s", l.Kind, l.Path)
+		if l.Signer != nil {
+			line += fmt.Sprintf(": signer %q serial %s", l.Signer.Subject, l.Signer.SerialNumber)
+		}
+		if l.Kind == ingest.SMIMESigned {
+			if l.SignatureValid {
+				line += ", signature valid (certificate not chained; evidence only)"
+			} else {
+				line += ", signature NOT valid: " + l.SignatureError
+			}
+		}
+		fmt.Fprintln(w, line)
+	}
+	for _, u := range mr.Unopened {
+		fmt.Fprintf(w, "not read: part %s %q (%s): %s\n", u.Path, u.FileName, u.Kind, u.Reason)
+	}
 	if len(mr.Attachments) == 0 {
 		printReport(w, mr.Report, "", verbose)
 		return

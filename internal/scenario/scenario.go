@@ -190,7 +190,7 @@ func (s *Scenario) buildMails(now time.Time) error {
 		{Name: "serial changed after signing", Raw: MailWith(3, "helene.dupont@example.fr", "Demande", "demande.pdf", forged), Want: "rejected", WantCode: authorize.CodeModifiedAfterSigning},
 		{Name: "serial unknown to the registry", Raw: MailWith(4, "helene.dupont@example.fr", "Demande", "demande.pdf", unknownPDF), Want: "rejected", WantCode: authorize.CodeUnknownSerial},
 		{Name: "signer is not a representative", Raw: MailWith(5, "paul.durand@example.fr", "Révocation", "revocation.pdf", impostorPDF), Want: "rejected", WantCode: authorize.CodeNotRepresentative},
-		{Name: "mail without PDF", Raw: MailWith(6, "jean.martin@example.fr", "Question", "", nil), Want: "not_a_request"},
+		{Name: "mail without PDF", Raw: MailWith(6, "jean.martin@example.fr", "Question", "", nil), Want: "not_a_request", WantCode: "no_pdf"},
 	}
 	return nil
 }
