@@ -47,7 +47,7 @@ func TestParseMessageZip(t *testing.T) {
 		{name: "fail/too-many-entries", contentType: "application/zip", fileName: "annexes.zip",
 			body: mailtest.Zip(t, many, ""), wantReason: "entries"},
 		{name: "fail/compression-bomb", contentType: "application/zip", fileName: "bomb.zip",
-			body: mailtest.Zip(t, map[string][]byte{"demande.pdf": append(bytes.Clone(samplePDF), make([]byte, 900<<10)...)}, ""),
+			body:       mailtest.Zip(t, map[string][]byte{"demande.pdf": append(bytes.Clone(samplePDF), make([]byte, 900<<10)...)}, ""),
 			wantReason: "ratio"},
 		{name: "fail/entry-over-the-attachment-limit", contentType: "application/zip", fileName: "big.zip",
 			body:       mailtest.Zip(t, map[string][]byte{"demande.pdf": append(bytes.Clone(samplePDF), bytes.Repeat([]byte("0123456789abcdef"), 2<<20)...)}, ""),
