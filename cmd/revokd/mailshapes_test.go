@@ -103,7 +103,7 @@ func TestMailShapesThroughDovecot(t *testing.T) {
 	accepted := []string{"demande acceptée", "request accepted"}
 	shapes := []shape{
 		{name: "raw 8-bit From", from: "jeanne.testeur@example.fr",
-			raw: mailtest.Mail("Jeanne T\xe9steur <jeanne.testeur@example.fr>", "Révocation", "shape-1@example.fr", pdfEntity(form(1, "jeanne.testeur@example.fr"))),
+			raw:       mailtest.Mail("Jeanne T\xe9steur <jeanne.testeur@example.fr>", "Révocation", "shape-1@example.fr", pdfEntity(form(1, "jeanne.testeur@example.fr"))),
 			wantState: revocation.StateQueued, wantReply: accepted},
 		{name: "over the size cap", from: "gros.fichier@example.fr",
 			raw:       mailtest.Mail("Gros Fichier <gros.fichier@example.fr>", "Révocation", "shape-2@example.fr", pdfEntity(bigPDF)),
