@@ -25,6 +25,7 @@ import (
 	"github.com/revokd/revokd/internal/mailtest"
 	"github.com/revokd/revokd/internal/scenario"
 	"github.com/revokd/revokd/internal/testpki"
+	"github.com/revokd/revokd/notify"
 	"github.com/revokd/revokd/queue"
 	"github.com/revokd/revokd/revocation"
 )
@@ -107,8 +108,8 @@ func TestMailShapesThroughDovecot(t *testing.T) {
 			wantState: revocation.StateQueued, wantReply: accepted},
 		{name: "over the size cap", from: "gros.fichier@example.fr",
 			raw:       mailtest.Mail("Gros Fichier <gros.fichier@example.fr>", "Révocation", "shape-2@example.fr", pdfEntity(bigPDF)),
-			wantState: revocation.StateNotARequest, wantCode: revocation.NotARequestTooLarge,
-			wantReply: []string{"seul, en pièce jointe PDF de moins de 1 Mo", "alone, as a PDF attachment under 1 MB"}},
+			wantState: revocation.StateNotARequest, wantCode: string(notify.WhyOverSize),
+			wantReply: []string{"formulaire signé seul, en pièce jointe PDF de moins de 1 Mo", "form alone, as a PDF attachment under 1 MB"}},
 		{name: "S/MIME opaque signed", from: "opaque@example.fr",
 			raw:       mailtest.Mail("opaque@example.fr", "Révocation", "shape-3@example.fr", mailtest.SMIMESign(t, stranger, pdfEntity(form(3, "opaque@example.fr")), true, false)),
 			wantState: revocation.StateQueued, wantReply: accepted},
@@ -120,20 +121,20 @@ func TestMailShapesThroughDovecot(t *testing.T) {
 			wantState: revocation.StateQueued, wantReply: accepted},
 		{name: "S/MIME encrypted to someone else", from: "mauvaise.cle@example.fr",
 			raw:       mailtest.Mail("mauvaise.cle@example.fr", "Révocation", "shape-6@example.fr", mailtest.SMIMEEncrypt(t, stranger, pdfEntity(form(6, "mauvaise.cle@example.fr")))),
-			wantState: revocation.StateNotARequest, wantCode: revocation.NotARequestEncrypted,
+			wantState: revocation.StateNotARequest, wantCode: string(notify.WhyEncrypted),
 			wantReply: []string{"Renvoyez-le sans chiffrement", "Send it again unencrypted"}},
 		{name: "form in a zip", from: "archive@example.fr",
 			raw:       mailtest.Mail("archive@example.fr", "Révocation", "shape-7@example.fr", zipEntity(form(7, "archive@example.fr"), "")),
 			wantState: revocation.StateQueued, wantReply: accepted},
 		{name: "form in an encrypted zip", from: "zip.chiffre@example.fr",
 			raw:       mailtest.Mail("zip.chiffre@example.fr", "Révocation", "shape-8@example.fr", zipEntity(form(8, "zip.chiffre@example.fr"), "secret")),
-			wantState: revocation.StateNotARequest, wantCode: revocation.NotARequestArchiveUnreadable,
-			wantReply: []string{"L'archive jointe n'a pas pu être ouverte", "Attach the signed form itself as a PDF"}},
+			wantState: revocation.StateNotARequest, wantCode: string(notify.WhyArchiveUnreadable),
+			wantReply: []string{"l’archive jointe n’a pas pu être ouverte", "sans archive (zip) ni mot de passe", "without an archive (zip) or a password"}},
 		{name: "winmail.dat", from: "outlook@example.fr",
 			raw: mailtest.Mail("outlook@example.fr", "Révocation", "shape-9@example.fr",
 				mailtest.Entity("application/ms-tnef", "winmail.dat", []byte{0x78, 0x9f, 0x3e, 0x22, 0x01, 0x00})),
-			wantState: revocation.StateNotARequest, wantCode: revocation.NotARequestWinmail,
-			wantReply: []string{"winmail.dat", "HTML or plain-text format"}},
+			wantState: revocation.StateNotARequest, wantCode: string(notify.WhyWinmail),
+			wantReply: []string{"fichier winmail.dat", "format HTML ou texte brut", "in HTML or plain-text format"}},
 	}
 
 	// The data folder as an installer leaves it.
@@ -225,7 +226,7 @@ func TestMailShapesThroughDovecot(t *testing.T) {
 			t.Errorf("%s: no request recorded", s.name)
 			continue
 		}
-		if r.State != s.wantState || r.ReasonCode != s.wantCode || r.Sender != s.from {
+		if r.State != s.wantState || string(r.ReasonCode) != s.wantCode || r.Sender != s.from {
 			t.Errorf("%s: %s %q from %q, want %s %q from %q (%s)", s.name, r.State, r.ReasonCode, r.Sender, s.wantState, s.wantCode, s.from, r.Reason)
 		}
 		msgs := got[s.from]
