@@ -225,7 +225,8 @@ func (a *app) run(ctx context.Context, log *slog.Logger) error {
 		}
 	}
 	defer lease.Release(context.WithoutCancel(ctx))
-	log.InfoContext(ctx, "holding the mailbox", "lease", a.lease)
+	log.InfoContext(ctx, "holding the mailbox")
+	log.DebugContext(ctx, "mailbox lease", "lease", a.lease)
 	return a.mailbox.Run(ctx, a.worker)
 }
 
