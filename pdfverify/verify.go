@@ -612,8 +612,13 @@ var shortNames = map[string]string{
 	"1.2.840.113549.1.9.1": "emailAddress",
 }
 
-// formatName renders a distinguished name as RFC 4514 does (last
-// attribute first), with readable names for the attributes above.
+// FormatName renders a distinguished name as RFC 4514 does (last
+// attribute first), with the attribute names revokd writes everywhere
+// (organizationIdentifier, SERIALNUMBER, GN, ...) rather than bare OIDs.
+// The reports' Subject and Issuer, and the executor's issuerDN, are
+// written by it.
+func FormatName(n pkix.Name) string { return formatName(n) }
+
 func formatName(n pkix.Name) string {
 	if len(n.Names) == 0 {
 		return n.String()

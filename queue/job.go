@@ -55,6 +55,15 @@ type Job struct {
 	LastError     string
 	CreatedAt     time.Time
 	DoneAt        time.Time
+
+	// The issuer as the CA's tools match it, when the caller could tell
+	// (the registry's certificate and the configured issuing CAs): the
+	// name in RFC 4514 with attribute names (pdfverify.FormatName), the
+	// issuer name's DER as the certificate carries it, and the SHA-256 of
+	// the issuing CA's certificate (lower-case hex).
+	IssuerName       string
+	IssuerDER        []byte
+	IssuerCertSHA256 string
 }
 
 // jobJSON is the JSON of a job; its first eight fields are the
@@ -64,6 +73,8 @@ type jobJSON struct {
 	RequestID     int64      `json:"requestId"`
 	Serial        string     `json:"serial"`
 	IssuerDN      string     `json:"issuerDN"`
+	IssuerDER     []byte     `json:"issuerDER,omitempty"`
+	IssuerCert    string     `json:"issuerCertSha256,omitempty"`
 	Reason        string     `json:"reason"`
 	ReasonCode    int        `json:"reasonCode"`
 	NoReasonCode  bool       `json:"noReasonCode"`
@@ -85,12 +96,18 @@ func timePtr(t time.Time) *time.Time {
 }
 
 // MarshalJSON encodes j with the fields the executor relies on: id,
-// requestId, serial, issuerDN, reason (the RFC 5280 name), reasonCode (its
-// number), noReasonCode and attempts; then state, leaseUntil (while
-// running), nextAttemptAt (while pending), lastError, createdAt and doneAt.
+// requestId, serial, issuerDN (IssuerName when set, else IssuerDN),
+// issuerDER (base64) and issuerCertSha256 when known, reason (the RFC 5280
+// name), reasonCode (its number), noReasonCode and attempts; then state,
+// leaseUntil (while running), nextAttemptAt (while pending), lastError,
+// createdAt and doneAt.
 func (j Job) MarshalJSON() ([]byte, error) {
+	name := j.IssuerName
+	if name == "" {
+		name = j.IssuerDN
+	}
 	v := jobJSON{
-		ID: j.ID, RequestID: j.RequestID, Serial: j.Serial, IssuerDN: j.IssuerDN,
+		ID: j.ID, RequestID: j.RequestID, Serial: j.Serial, IssuerDN: name, IssuerDER: j.IssuerDER, IssuerCert: j.IssuerCertSHA256,
 		Reason: j.Reason.String(), ReasonCode: int(j.Reason), NoReasonCode: j.NoReasonCode,
 		Attempts: j.Attempts, State: j.State, LastError: j.LastError,
 		CreatedAt: j.CreatedAt.UTC(), DoneAt: timePtr(j.DoneAt),

@@ -1,7 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -17,6 +21,7 @@ import (
 
 	"github.com/revokd/revokd/authorize"
 	"github.com/revokd/revokd/notify"
+	"github.com/revokd/revokd/pdfverify"
 	"github.com/revokd/revokd/queue"
 	"github.com/revokd/revokd/revocation"
 )
@@ -414,7 +419,7 @@ func queueNext(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "revokd: --lease %s: must be positive\n", *lease)
 		return exitUsage
 	}
-	store, code := openQueueStore(ctx, *configPath, stderr)
+	store, cfg, code := openConfiguredStore(ctx, *configPath, stderr)
 	if store == nil {
 		return code
 	}
@@ -423,8 +428,14 @@ func queueNext(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if err != nil {
 		return storeFailure(err, stderr)
 	}
+	if j != nil {
+		if err := describeIssuer(ctx, store, cfg, j); err != nil {
+			// The job is claimed: hand it out with the stored name, and
+			// say why the rest is missing.
+			fmt.Fprintf(stderr, "revokd: job %d: %v\n", j.ID, err)
+		}
+	}
 	b, err := json.Marshal(j) // a nil *Job is null
-
 	if err != nil {
 		fmt.Fprintf(stderr, "revokd: %v\n", err)
 		return exitUsage
@@ -534,4 +545,48 @@ func queueRetry(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	}
 	fmt.Fprintf(stdout, "job %d queued again\n", id)
 	return exitOK
+}
+
+// describeIssuer fills in the job's issuer as the CA's tools match it:
+// the name in RFC 4514 with attribute names and its DER, from the
+// registry's copy of the certificate to revoke, and the SHA-256 of the
+// configured issuing CA certificate that issued it (same name, and the
+// same key when the certificate names it).
+func describeIssuer(ctx context.Context, store *queue.Store, cfg *Config, j *queue.Job) error {
+	serial, err := authorize.ParseSerial(j.Serial)
+	if err != nil {
+		return fmt.Errorf("serial %q: %w", j.Serial, err)
+	}
+	certs, err := store.CertificatesBySerial(ctx, serial)
+	if err != nil {
+		return err
+	}
+	var target *x509.Certificate
+	for _, c := range certs {
+		if c.IssuerDN == j.IssuerDN && len(c.DER) > 0 {
+			if target, err = x509.ParseCertificate(c.DER); err != nil {
+				return fmt.Errorf("the registry's certificate: %w", err)
+			}
+			break
+		}
+	}
+	if target == nil {
+		return errors.New("the registry holds no copy of the certificate: issuerDN as stored, without issuerDER nor issuerCertSha256")
+	}
+	j.IssuerName = pdfverify.FormatName(target.Issuer)
+	j.IssuerDER = target.RawIssuer
+	issuers, err := loadCertificates(cfg.CA.Issuers)
+	if err != nil {
+		return fmt.Errorf("ca.issuers: %w", err)
+	}
+	for _, ca := range issuers {
+		if !bytes.Equal(ca.RawSubject, target.RawIssuer) ||
+			(len(target.AuthorityKeyId) > 0 && !bytes.Equal(ca.SubjectKeyId, target.AuthorityKeyId)) {
+			continue
+		}
+		sum := sha256.Sum256(ca.Raw)
+		j.IssuerCertSHA256 = hex.EncodeToString(sum[:])
+		return nil
+	}
+	return errors.New("no certificate of ca.issuers issued it: issuerCertSha256 left out")
 }

@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/revokd/revokd/internal/scenario"
 	"github.com/revokd/revokd/queue"
 	"github.com/revokd/revokd/revocation"
 )
@@ -456,5 +459,74 @@ func TestCleanText(t *testing.T) {
 		if got := cleanText(tt.in, tt.limit); got != tt.want {
 			t.Errorf("cleanText(%q, %d) = %q, want %q", tt.in, tt.limit, got, tt.want)
 		}
+	}
+}
+
+// queue next names the issuer as the CA's tools match it: RFC 4514 with
+// organizationIdentifier (not 2.5.4.97=#...), the issuer name's DER, and
+// the issuing CA certificate's SHA-256.
+func TestQueueNextIssuer(t *testing.T) {
+	ctx := context.Background()
+	sc, err := scenario.New(time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sc.Close()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "issuer.pem"), sc.IssuerPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f := &queueFixture{dir: dir, config: filepath.Join(dir, "revokd.toml"), dataDir: filepath.Join(dir, "data")}
+	f.setConfig(t, "data_dir = \"data\"\n[ca]\nissuers = [\"issuer.pem\"]\n")
+	s, err := queue.Open(ctx, f.dataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sc.Load(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	holder := sc.Holder.Cert
+	id, err := s.ArchiveMail(ctx, queue.IncomingMail{Key: queue.MailKey{Mailbox: "INBOX", UIDValidity: 1, UID: 1}, Raw: []byte("m"),
+		MessageID: "<1@example.fr>", From: "h@example.fr", ReceivedAt: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RecordOutcome(ctx, queue.Outcome{MailID: id, Disposition: queue.DispositionProcessed, Requests: []queue.RequestOutcome{{
+		State: revocation.StateAccepted, Serial: holder.SerialNumber.Text(16), IssuerDN: holder.Issuer.String(),
+		RevocationReason: revocation.KeyCompromise, PDF: []byte("%PDF-1.7"),
+	}}}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if !strings.Contains(holder.Issuer.String(), "2.5.4.97=#") {
+		t.Fatalf("the test CA's name %q has no organizationIdentifier to render", holder.Issuer.String())
+	}
+
+	code, out, errOut := f.queue(t, "next", "--config", f.config)
+	if code != exitOK {
+		t.Fatalf("queue next: exit %d, %s", code, errOut)
+	}
+	var j struct {
+		IssuerDN         string `json:"issuerDN"`
+		IssuerDER        []byte `json:"issuerDER"`
+		IssuerCertSHA256 string `json:"issuerCertSha256"`
+	}
+	if err := json.Unmarshal([]byte(out), &j); err != nil {
+		t.Fatal(err)
+	}
+	issuerCert := sc.PKI.Intermediate.Cert
+	sum := sha256.Sum256(issuerCert.Raw)
+	if !strings.Contains(j.IssuerDN, "organizationIdentifier=NTRFR-") || strings.Contains(j.IssuerDN, "2.5.4.97") ||
+		!strings.HasPrefix(j.IssuerDN, "CN=") {
+		t.Errorf("issuerDN = %q, want RFC 4514 with organizationIdentifier", j.IssuerDN)
+	}
+	if !bytes.Equal(j.IssuerDER, holder.RawIssuer) {
+		t.Errorf("issuerDER = %x, want the certificate's issuer DER %x", j.IssuerDER, holder.RawIssuer)
+	}
+	if j.IssuerCertSHA256 != hex.EncodeToString(sum[:]) {
+		t.Errorf("issuerCertSha256 = %q, want %x", j.IssuerCertSHA256, sum)
+	}
+	if errOut != "" {
+		t.Errorf("stderr %q", errOut)
 	}
 }
