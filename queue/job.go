@@ -59,10 +59,10 @@ type Job struct {
 	// The issuer as the CA's tools match it, when the caller could tell
 	// (the registry's certificate and the configured issuing CAs): the
 	// name in RFC 4514 with attribute names (pdfverify.FormatName), the
-	// issuer name's DER as the certificate carries it, and the SHA-256 of
-	// the issuing CA's certificate (lower-case hex).
+	// issuer name's DER as the certificate carries it (standard base64),
+	// and the SHA-256 of the issuing CA's certificate (lower-case hex).
 	IssuerName       string
-	IssuerDER        []byte
+	IssuerDER        string
 	IssuerCertSHA256 string
 }
 
@@ -73,7 +73,7 @@ type jobJSON struct {
 	RequestID     int64      `json:"requestId"`
 	Serial        string     `json:"serial"`
 	IssuerDN      string     `json:"issuerDN"`
-	IssuerDER     []byte     `json:"issuerDER,omitempty"`
+	IssuerDER     string     `json:"issuerDER,omitempty"`
 	IssuerCert    string     `json:"issuerCertSha256,omitempty"`
 	Reason        string     `json:"reason"`
 	ReasonCode    int        `json:"reasonCode"`

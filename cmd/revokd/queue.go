@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -574,7 +575,7 @@ func describeIssuer(ctx context.Context, store *queue.Store, cfg *Config, j *que
 		return errors.New("the registry holds no copy of the certificate: issuerDN as stored, without issuerDER nor issuerCertSha256")
 	}
 	j.IssuerName = pdfverify.FormatName(target.Issuer)
-	j.IssuerDER = target.RawIssuer
+	j.IssuerDER = base64.StdEncoding.EncodeToString(target.RawIssuer)
 	issuers, err := loadCertificates(cfg.CA.Issuers)
 	if err != nil {
 		return fmt.Errorf("ca.issuers: %w", err)
