@@ -106,9 +106,40 @@ func (t AlgorithmTable) rule(alg string, bits int) (AlgorithmRule, bool) {
 	return best, found
 }
 
+// part names what uses an algorithm; it is formatted only when reported.
+type part struct {
+	what string            // "the CMS digest", or the part of cert: "key", "signature"
+	role string            // with cert: "signer", "CA", "TSA", "its signer"
+	cert *x509.Certificate // nil for a part of no certificate
+}
+
+func (p part) String() string {
+	if p.cert == nil {
+		return p.what
+	}
+	return fmt.Sprintf("%s certificate %q's %s", p.role, p.cert.Subject.CommonName, p.what)
+}
+
+// use is one algorithm as used: a digest, or a key algorithm and size.
+type use struct {
+	alg   string
+	bits  int    // keys only
+	curve string // ECDSA only
+}
+
+func (u use) String() string {
+	switch {
+	case u.curve != "":
+		return "ECDSA " + u.curve
+	case u.bits > 0 && u.alg == "RSA":
+		return fmt.Sprintf("RSA-%d", u.bits)
+	}
+	return u.alg
+}
+
 // weakAlgorithm says why an algorithm is not allowed at a time.
 type weakAlgorithm struct {
-	what  string    // "the signer's key", "the CMS digest", ...
+	what  part
 	name  string    // "RSA-1024", "SHA-1", "ECDSA P-224"
 	until time.Time // zero: never allowed
 }
@@ -125,58 +156,58 @@ type material struct {
 	table AlgorithmTable
 	at    time.Time
 	weak  []weakAlgorithm
-	used  []string
+	used  []use
 }
 
-func (m *material) judge(what, alg string, bits int, name string) {
-	m.used = append(m.used, name)
-	r, ok := m.table.rule(alg, bits)
+func (m *material) judge(what part, u use) {
+	if !slices.Contains(m.used, u) {
+		m.used = append(m.used, u)
+	}
+	r, ok := m.table.rule(u.alg, u.bits)
 	switch {
 	case !ok:
-		m.weak = append(m.weak, weakAlgorithm{what: what, name: name})
+		m.weak = append(m.weak, weakAlgorithm{what: what, name: u.String()})
 	case !r.Until.IsZero() && m.at.After(r.Until):
-		m.weak = append(m.weak, weakAlgorithm{what: what, name: name, until: r.Until})
+		m.weak = append(m.weak, weakAlgorithm{what: what, name: u.String(), until: r.Until})
 	}
 }
 
 // key judges a public key.
-func (m *material) key(what string, pub crypto.PublicKey) {
+func (m *material) key(what part, pub crypto.PublicKey) {
 	switch k := pub.(type) {
 	case *rsa.PublicKey:
-		bits := k.N.BitLen()
-		m.judge(what, "RSA", bits, fmt.Sprintf("RSA-%d", bits))
+		m.judge(what, use{alg: "RSA", bits: k.N.BitLen()})
 	case *ecdsa.PublicKey:
 		p := k.Curve.Params()
-		m.judge(what, "ECDSA", p.BitSize, "ECDSA "+p.Name)
+		m.judge(what, use{alg: "ECDSA", bits: p.BitSize, curve: p.Name})
 	case ed25519.PublicKey:
-		m.judge(what, "Ed25519", 256, "Ed25519")
+		m.judge(what, use{alg: "Ed25519", bits: 256})
 	default:
 		m.weak = append(m.weak, weakAlgorithm{what: what, name: fmt.Sprintf("a %T key", pub)})
 	}
 }
 
 // digest judges a hash function.
-func (m *material) digest(what string, h crypto.Hash) {
-	name := hashName(h)
-	m.judge(what, name, 0, name)
+func (m *material) digest(what part, h crypto.Hash) {
+	m.judge(what, use{alg: hashName(h)})
 }
 
 // signatureAlgorithm judges the digest of an X.509 signature algorithm
 // (of a certificate, a CRL, an OCSP response); the key is judged apart.
-func (m *material) signatureAlgorithm(what string, alg x509.SignatureAlgorithm) {
+func (m *material) signatureAlgorithm(what part, alg x509.SignatureAlgorithm) {
 	switch alg {
 	case x509.PureEd25519:
 		return // Ed25519 hashes internally; its key is judged
 	case x509.MD5WithRSA:
-		m.judge(what, "MD5", 0, "MD5")
+		m.judge(what, use{alg: "MD5"})
 	case x509.SHA1WithRSA, x509.ECDSAWithSHA1, x509.DSAWithSHA1:
-		m.judge(what, "SHA-1", 0, "SHA-1")
+		m.judge(what, use{alg: "SHA-1"})
 	case x509.SHA256WithRSA, x509.SHA256WithRSAPSS, x509.ECDSAWithSHA256, x509.DSAWithSHA256:
-		m.judge(what, "SHA-256", 0, "SHA-256")
+		m.judge(what, use{alg: "SHA-256"})
 	case x509.SHA384WithRSA, x509.SHA384WithRSAPSS, x509.ECDSAWithSHA384:
-		m.judge(what, "SHA-384", 0, "SHA-384")
+		m.judge(what, use{alg: "SHA-384"})
 	case x509.SHA512WithRSA, x509.SHA512WithRSAPSS, x509.ECDSAWithSHA512:
-		m.judge(what, "SHA-512", 0, "SHA-512")
+		m.judge(what, use{alg: "SHA-512"})
 	default:
 		m.weak = append(m.weak, weakAlgorithm{what: what, name: "signature algorithm " + alg.String()})
 	}
@@ -188,13 +219,13 @@ func (m *material) signatureAlgorithm(what string, alg x509.SignatureAlgorithm) 
 // proves nothing.
 func (m *material) chain(role string, chain []*x509.Certificate) {
 	for i, c := range chain {
-		who := fmt.Sprintf("%s certificate %q", role, c.Subject.CommonName)
+		r := role
 		if i > 0 {
-			who = fmt.Sprintf("CA certificate %q", c.Subject.CommonName)
+			r = "CA"
 		}
-		m.key(who+"'s key", c.PublicKey)
+		m.key(part{what: "key", role: r, cert: c}, c.PublicKey)
 		if i < len(chain)-1 {
-			m.signatureAlgorithm(who+"'s signature", c.SignatureAlgorithm)
+			m.signatureAlgorithm(part{what: "signature", role: r, cert: c}, c.SignatureAlgorithm)
 		}
 	}
 }
@@ -205,6 +236,16 @@ func (m *material) problem() string {
 		parts[i] = w.String()
 	}
 	return strings.Join(parts, "; ")
+}
+
+// allowed lists the algorithms used, for the detail of a passed check.
+func (m *material) allowed() string {
+	names := make([]string, len(m.used))
+	for i, u := range m.used {
+		names[i] = u.String()
+	}
+	slices.Sort(names)
+	return strings.Join(names, ", ")
 }
 
 func hashName(h crypto.Hash) string {
@@ -243,14 +284,14 @@ func cryptoSubIndication(poe bool) SubIndication {
 // existed then (poe), otherwise the current time.
 func (v *verification) checkSignatureAlgorithms(sc *sigCheck, digest crypto.Hash, chain []*x509.Certificate, at time.Time, poe bool) bool {
 	m := &material{table: v.o.Algorithms, at: at}
-	m.digest("the CMS digest", digest)
+	m.digest(part{what: "the CMS digest"}, digest)
 	m.chain("signer", chain)
 	stamp := at.UTC().Format(time.RFC3339)
 	if len(m.weak) > 0 {
 		sc.fail("algorithms", cryptoSubIndication(poe), fmt.Sprintf("at %s, %s", stamp, m.problem()))
 		return false
 	}
-	sc.pass("algorithms", fmt.Sprintf("%s allowed at %s", strings.Join(slices.Compact(slices.Sorted(slices.Values(m.used))), ", "), stamp))
+	sc.pass("algorithms", m.allowed()+" allowed at "+stamp)
 	return true
 }
 
@@ -260,8 +301,8 @@ func (v *verification) checkSignatureAlgorithms(sc *sigCheck, digest crypto.Hash
 func (v *verification) revocationAlgorithms() func(alg x509.SignatureAlgorithm, signer *x509.Certificate) error {
 	return func(alg x509.SignatureAlgorithm, signer *x509.Certificate) error {
 		m := &material{table: v.o.Algorithms, at: v.o.CurrentTime}
-		m.signatureAlgorithm("its signature", alg)
-		m.key(fmt.Sprintf("its signer %q's key", signer.Subject.CommonName), signer.PublicKey)
+		m.signatureAlgorithm(part{what: "its signature"}, alg)
+		m.key(part{what: "key", role: "its signer", cert: signer}, signer.PublicKey)
 		if len(m.weak) > 0 {
 			return fmt.Errorf("%s", m.problem())
 		}

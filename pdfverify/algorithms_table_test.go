@@ -61,9 +61,9 @@ func TestDefaultAlgorithmsAcrossTime(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			m := &material{table: DefaultAlgorithms, at: tc.at}
 			if tc.key != nil {
-				m.key("key", tc.key)
+				m.key(part{what: "key"}, tc.key)
 			} else {
-				m.digest("digest", tc.hash)
+				m.digest(part{what: "digest"}, tc.hash)
 			}
 			if ok := len(m.weak) == 0; ok != tc.ok {
 				t.Fatalf("allowed = %v (%s), want %v", ok, m.problem(), tc.ok)

@@ -144,9 +144,10 @@ func (v *verification) checkRevocation(sc *sigCheck, chain []*x509.Certificate, 
 	if len(chain) == 1 {
 		sc.info("revocation", "the signer certificate is itself a trust anchor: an anchor is trusted as configured, and no revocation status is asked")
 	}
+	accept := v.revocationAlgorithms()
 	for i := 0; i+1 < len(chain); i++ {
 		cert, issuer := chain[i], chain[i+1]
-		res := v.o.Revocation.checker.CheckWith(v.ctx, cert, issuer, at, ev, v.revocationAlgorithms())
+		res := v.o.Revocation.checker.CheckWith(v.ctx, cert, issuer, at, ev, accept)
 		who, revoked := "the signer certificate", Revoked
 		if i > 0 {
 			who, revoked = "CA certificate "+cert.Subject.CommonName, RevokedCANoPOE

@@ -76,8 +76,8 @@ func (v *verification) tsaChain(ts *cades.Timestamp, pool *x509.CertPool) ([]*x5
 		return nil, "its authority is not trusted: " + err.Error(), false
 	}
 	m := &material{table: v.o.Algorithms, at: v.o.CurrentTime}
-	m.digest("the token's digest", ts.Digest)
-	m.digest("the token's message imprint", ts.ImprintHash)
+	m.digest(part{what: "the token's digest"}, ts.Digest)
+	m.digest(part{what: "the token's message imprint"}, ts.ImprintHash)
 	m.chain("TSA", chains[0])
 	if len(m.weak) > 0 {
 		return nil, "it breaks the algorithm rules: " + m.problem(), false
@@ -120,9 +120,10 @@ var benignReasons = map[int]bool{3: true, 4: true, 5: true}
 // revoked then, its status must be known, and a later revocation for a
 // reason that may mean compromise also disqualifies the token.
 func (v *verification) tsaNotRevoked(chain []*x509.Certificate, genTime time.Time, ev revocation.Evidence) (string, bool) {
+	accept := v.revocationAlgorithms()
 	for i := 0; i+1 < len(chain); i++ {
 		cert, issuer := chain[i], chain[i+1]
-		res := v.o.Revocation.checker.CheckWith(v.ctx, cert, issuer, genTime, ev, v.revocationAlgorithms())
+		res := v.o.Revocation.checker.CheckWith(v.ctx, cert, issuer, genTime, ev, accept)
 		who := fmt.Sprintf("TSA certificate %q", cert.Subject.CommonName)
 		if i > 0 {
 			who = fmt.Sprintf("the TSA's CA certificate %q", cert.Subject.CommonName)
