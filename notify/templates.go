@@ -257,7 +257,7 @@ func LoadTemplates(dir string, text TextConfig) (*Templates, error) {
 	if dir != "" {
 		entries, err := os.ReadDir(dir)
 		if err != nil {
-			return nil, fmt.Errorf("notify.templates_dir: %w", err)
+			return nil, fmt.Errorf("reading the templates folder: %w", err)
 		}
 		known := templateFiles()
 		for _, e := range entries {
@@ -265,7 +265,7 @@ func LoadTemplates(dir string, text TextConfig) (*Templates, error) {
 				continue
 			}
 			if !slices.Contains(known, e.Name()) {
-				return nil, fmt.Errorf("notify.templates_dir: %s is not a template file of revokd (want one of %s)",
+				return nil, fmt.Errorf("%s is not a template file of revokd (want one of %s)",
 					filepath.Join(dir, e.Name()), strings.Join(known, ", "))
 			}
 			overrides[e.Name()] = true
@@ -371,7 +371,7 @@ func (t *Templates) check() error {
 		}
 	}
 	if len(errs) > 0 {
-		return errors.Join(errs...)
+		return joinErrors(errs)
 	}
 	for _, m := range SampleMessages() {
 		for _, lang := range Languages {
@@ -397,6 +397,17 @@ func (t *Templates) check() error {
 				}
 			}
 		}
+	}
+	return joinErrors(errs)
+}
+
+// maxTemplateErrors is how many faults a check reports: a file that
+// lacks everything should not bury the first faults under a hundred.
+const maxTemplateErrors = 8
+
+func joinErrors(errs []error) error {
+	if len(errs) > maxTemplateErrors {
+		errs = append(errs[:maxTemplateErrors:maxTemplateErrors], fmt.Errorf("and %d more", len(errs)-maxTemplateErrors))
 	}
 	return errors.Join(errs...)
 }

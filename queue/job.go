@@ -211,7 +211,9 @@ func (s *Store) ClaimJob(ctx context.Context, lease time.Duration, actor string)
 // in the ledger) are executed, and the registry marks the certificate
 // revoked. It takes a job in any state but done, since the CA's word is
 // final; completing a job already done changes nothing and returns
-// alreadyDone.
+// alreadyDone. The confirmation of the revocation is queued in the same
+// transaction (to the requests' senders and the holder's registered
+// e-mail), so that it goes out once per job.
 func (s *Store) CompleteJob(ctx context.Context, id int64, actor string) (alreadyDone bool, err error) {
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
 		now := s.now()
@@ -261,7 +263,7 @@ func (s *Store) CompleteJob(ctx context.Context, id int64, actor string) (alread
 				return err
 			}
 		}
-		return nil
+		return queueRevocationDone(ctx, tx, now, j, reqIDs, actor)
 	})
 	if err != nil {
 		return false, fmt.Errorf("completing job %d: %w", id, err)

@@ -217,6 +217,9 @@ ALTER TABLE outbox_new RENAME TO outbox;
 CREATE INDEX outbox_claimable ON outbox (next_attempt_at, id) WHERE state IN ('pending', 'running');
 CREATE INDEX outbox_mail ON outbox (mail_id);
 CREATE INDEX outbox_request ON outbox (request_id) WHERE request_id IS NOT NULL;
+-- One revocation-done confirmation per request and address, whatever
+-- happens (the transaction that marks the job done queues it once).
+CREATE UNIQUE INDEX outbox_revocation_done ON outbox (request_id, lower(recipient)) WHERE kind = 'revocation_done';
 -- The abuse limits count what was sent lately, by recipient and domain.
 CREATE INDEX outbox_sent ON outbox (sent_at) WHERE state = 'sent';
 

@@ -3,13 +3,16 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net/mail"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/BurntSushi/toml"
 
 	"github.com/revokd/revokd/ingest"
+	"github.com/revokd/revokd/notify"
 	"github.com/revokd/revokd/pdfverify"
 	"github.com/revokd/revokd/queue"
 )
@@ -113,6 +116,37 @@ type Config struct {
 	Form struct {
 		Fields map[string]string `toml:"fields"`
 	} `toml:"form"`
+
+	// Notify is what revokd's mails say and to whom (see notifyConfig).
+	Notify notifyConfig `toml:"notify"`
+}
+
+// notifyConfig is the [notify] table: the templates, the site's words,
+// the abuse limits and the operators' alerts.
+type notifyConfig struct {
+	// TemplatesDir holds the operator's template files, each replacing
+	// the embedded one of the same name; empty: the embedded ones.
+	TemplatesDir string `toml:"templates_dir"`
+	// FormURL is where the request form is published, for the "not a
+	// request" answer.
+	FormURL string `toml:"form_url"`
+	// CommitmentFR and CommitmentEN are the delay the CA commits to, in
+	// the acknowledgement; empty leaves the sentence out.
+	CommitmentFR string `toml:"commitment_fr"`
+	CommitmentEN string `toml:"commitment_en"`
+	// The abuse limits on answers to senders, per LimitWindow; a
+	// negative limit is none.
+	LimitPerAddress int      `toml:"limit_per_address"`
+	LimitPerDomain  int      `toml:"limit_per_domain"`
+	LimitTotal      int      `toml:"limit_total"`
+	LimitWindow     duration `toml:"limit_window"`
+	// Operators receive the alert digests; empty: no alerts.
+	Operators []string `toml:"operators"`
+	// AlertAfter is how long a refused request may wait for review, and
+	// an accepted one for its revocation, before operators are alerted.
+	AlertAfter duration `toml:"alert_after"`
+	// AlertInterval is the least time between two digests.
+	AlertInterval duration `toml:"alert_interval"`
 }
 
 // retryPolicy is the TOML of a queue.RetryPolicy: [queue] for revocation
@@ -201,6 +235,13 @@ func defaultConfig() *Config {
 	c.Queue = retryPolicy{queue.DefaultJobRetry.MaxAttempts, duration{queue.DefaultJobRetry.RetryDelay}, duration{queue.DefaultJobRetry.MaxRetryDelay}}
 	c.SMTP.retryPolicy = retryPolicy{queue.DefaultOutboxRetry.MaxAttempts, duration{queue.DefaultOutboxRetry.RetryDelay}, duration{queue.DefaultOutboxRetry.MaxRetryDelay}}
 	c.HTTP.Address = "127.0.0.1:8080"
+	c.Notify.CommitmentFR, c.Notify.CommitmentEN = notify.DefaultCommitment["fr"], notify.DefaultCommitment["en"]
+	c.Notify.LimitPerAddress = notify.DefaultLimitPerAddress
+	c.Notify.LimitPerDomain = notify.DefaultLimitPerDomain
+	c.Notify.LimitTotal = notify.DefaultLimitTotal
+	c.Notify.LimitWindow.Duration = notify.DefaultLimitWindow
+	c.Notify.AlertAfter.Duration = notify.DefaultAlertAfter
+	c.Notify.AlertInterval.Duration = notify.DefaultAlertInterval
 	c.Verify.MaxFileBytes = 20 << 20
 	c.Verify.TimeBudget.Duration = 10 * time.Second
 	c.Trust.FetchTimeout.Duration = 5 * time.Second
@@ -280,6 +321,7 @@ func readConfig(path string) (*Config, problems, error) {
 	c.SMTP.CAFile = resolvePath(base, c.SMTP.CAFile)
 	c.SMIME.CertFile = resolvePath(base, c.SMIME.CertFile)
 	c.SMIME.KeyFile = resolvePath(base, c.SMIME.KeyFile)
+	c.Notify.TemplatesDir = resolvePath(base, c.Notify.TemplatesDir)
 	for i, r := range c.CA.Issuers {
 		c.CA.Issuers[i] = resolvePath(base, r)
 	}
@@ -297,6 +339,7 @@ func resolvePath(base, p string) string {
 // validate adds the problems of the values themselves, whatever the
 // sub-command.
 func (c *Config) validate(ps *problems) {
+	c.Notify.validate(ps)
 	switch c.IMAP.Security {
 	case "tls", "starttls", "none":
 	default:
@@ -354,4 +397,40 @@ func smimeDecrypter(c *Config) (*ingest.Decrypter, error) {
 		return nil, fmt.Errorf("smime: %w", err)
 	}
 	return d, nil
+}
+
+func (n *notifyConfig) validate(ps *problems) {
+	for key, v := range map[string]int{"limit_per_address": n.LimitPerAddress, "limit_per_domain": n.LimitPerDomain, "limit_total": n.LimitTotal} {
+		if v == 0 {
+			ps.add("notify."+key, "0: must be positive, or negative for no limit")
+		}
+	}
+	for key, v := range map[string]time.Duration{"limit_window": n.LimitWindow.Duration, "alert_after": n.AlertAfter.Duration,
+		"alert_interval": n.AlertInterval.Duration} {
+		if v <= 0 {
+			ps.add("notify."+key, "%v: must be positive, e.g. \"1h\"", v)
+		}
+	}
+	for _, a := range n.Operators {
+		if _, err := mail.ParseAddress(a); err != nil || strings.ContainsAny(a, "\r\n") {
+			ps.add("notify.operators", "%q is not an address", a)
+		}
+	}
+}
+
+// textConfig is the site's words for the templates.
+func (n *notifyConfig) textConfig(desk string) notify.TextConfig {
+	commit := map[string]string{}
+	if n.CommitmentFR != "" {
+		commit["fr"] = n.CommitmentFR
+	}
+	if n.CommitmentEN != "" {
+		commit["en"] = n.CommitmentEN
+	}
+	return notify.TextConfig{Commitment: commit, FormURL: n.FormURL, Desk: desk}
+}
+
+// limits are the abuse limits of the sender.
+func (n *notifyConfig) limits() notify.Limits {
+	return notify.Limits{PerAddress: n.LimitPerAddress, PerDomain: n.LimitPerDomain, Total: n.LimitTotal, Window: n.LimitWindow.Duration}
 }

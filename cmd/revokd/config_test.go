@@ -21,7 +21,10 @@ func TestExampleConfig(t *testing.T) {
 	def := defaultConfig()
 	if cfg.IMAP.Security != def.IMAP.Security || cfg.Verify.MaxFileBytes != def.Verify.MaxFileBytes ||
 		cfg.Verify.TimeBudget != def.Verify.TimeBudget || cfg.HTTP.Address != def.HTTP.Address ||
-		cfg.Queue != def.Queue || cfg.SMTP.retryPolicy != def.SMTP.retryPolicy {
+		cfg.Queue != def.Queue || cfg.SMTP.retryPolicy != def.SMTP.retryPolicy ||
+		cfg.Notify.CommitmentFR != def.Notify.CommitmentFR || cfg.Notify.CommitmentEN != def.Notify.CommitmentEN ||
+		cfg.Notify.limits() != def.Notify.limits() || cfg.Notify.AlertAfter != def.Notify.AlertAfter ||
+		cfg.Notify.AlertInterval != def.Notify.AlertInterval || cfg.Notify.TemplatesDir != "" {
 		t.Errorf("the example's values differ from the defaults: %+v", cfg)
 	}
 	for k, v := range def.Form.Fields {
@@ -40,6 +43,9 @@ func TestConfigErrors(t *testing.T) {
 		{"fail/algorithm-name", "[trust]\nalgorithms = [{ algorithm = \"DSA\", min_bits = 2048 }]\n", "trust.algorithms"},
 		{"fail/algorithm-key-size", "[trust]\nalgorithms = [{ algorithm = \"RSA\" }]\n", "trust.algorithms"},
 		{"fail/algorithm-date", "[trust]\nalgorithms = [{ algorithm = \"SHA-256\", until = \"31/12/2030\" }]\n", "trust.algorithms[0].until"},
+		{"fail/notify-limit-zero", "[notify]\nlimit_per_domain = 0\n", "notify.limit_per_address"},
+		{"fail/notify-operator", "[notify]\noperators = [\"not an address\"]\n", "notify.operators"},
+		{"fail/notify-window", "[notify]\nlimit_window = \"-1h\"\n", "notify.limit_window"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := filepath.Join(t.TempDir(), "revokd.toml")

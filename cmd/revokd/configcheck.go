@@ -10,6 +10,7 @@ import (
 	"syscall"
 
 	"github.com/revokd/revokd/ingest"
+	"github.com/revokd/revokd/notify"
 	"github.com/revokd/revokd/pdfverify"
 )
 
@@ -95,6 +96,11 @@ func checkForRun(cfg *Config) problems {
 		if _, err := ingest.LoadDecrypter(cfg.SMIME.CertFile, cfg.SMIME.KeyFile); err != nil {
 			ps.add("smime.key_file", "%v", err)
 		}
+	}
+	// Every word revokd sends: a template missing or broken stops revokd
+	// before it answers anyone.
+	if _, err := notify.LoadTemplates(cfg.Notify.TemplatesDir, cfg.Notify.textConfig(deskAddress(cfg))); err != nil {
+		ps.add("notify.templates_dir", "%s", strings.ReplaceAll(err.Error(), "\n", "\n    "))
 	}
 	if _, _, err := net.SplitHostPort(cfg.HTTP.Address); err != nil {
 		ps.add("http.address", "%q is not host:port (%v): e.g. 127.0.0.1:8080", cfg.HTTP.Address, err)

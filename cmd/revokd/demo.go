@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -19,6 +20,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/emersion/go-imap/v2/imapserver"
 	"github.com/emersion/go-imap/v2/imapserver/imapmemserver"
+	gomail "github.com/emersion/go-message/mail"
 	"github.com/emersion/go-smtp"
 
 	"github.com/revokd/revokd/internal/scenario"
@@ -167,6 +169,26 @@ func demo(ctx context.Context, dir string, log *slog.Logger, out io.Writer) erro
 	if err := printDemo(out, sc, rows); err != nil {
 		return err
 	}
+	// Play the CA's executor, as `revokd queue next` and `revokd queue
+	// done` would: the confirmations of the revocations go out.
+	fmt.Fprintln(out)
+	for {
+		job, err := a.store.ClaimJob(ctx, time.Minute, "demo-executor")
+		if err != nil {
+			return err
+		}
+		if job == nil {
+			break
+		}
+		if _, err := a.store.CompleteJob(ctx, job.ID, "demo-executor"); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "The executor revoked certificate %s (revokd queue done %d).\n", job.Serial, job.ID)
+	}
+	if outbox, err = drainOutbox(ctx, a.store); err != nil {
+		return err
+	}
+	printMails(out, relay.mails())
 	delivered := relay.count()
 	fmt.Fprintf(out, "\n%d notifications delivered to the senders (in-process SMTP server)\n", delivered)
 	if outbox.Failed > 0 || delivered != outbox.Sent {
@@ -272,12 +294,25 @@ func startMemIMAP() (string, func(), error) {
 }
 
 // demoSMTP is go-smtp's server on a loopback port, standing for the
-// desk's relay: it takes every message and counts them.
+// desk's relay: it takes every message and keeps it.
 type demoSMTP struct {
 	addr string
 	srv  *smtp.Server
 	mu   sync.Mutex
-	n    int
+	got  []relayedMail
+	// hold, when set, is asked about each message before it is accepted:
+	// true keeps the client waiting for the reply until release is
+	// closed, and then refuses the message (tests kill the sender then).
+	hold    func(data []byte) bool
+	held    chan struct{}
+	release chan struct{}
+}
+
+// relayedMail is a message the demo's relay accepted.
+type relayedMail struct {
+	From string
+	To   []string
+	Data []byte
 }
 
 // maxDemoMessage bounds one message the demo's relay reads: notifications
@@ -289,7 +324,7 @@ func startDemoSMTP() (*demoSMTP, error) { return listenDemoSMTP("127.0.0.1:0") }
 // listenDemoSMTP is startDemoSMTP on a given address.
 func listenDemoSMTP(addr string) (*demoSMTP, error) {
 	d := &demoSMTP{}
-	d.srv = smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return demoSession{d}, nil }))
+	d.srv = smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &demoSession{d: d}, nil }))
 	d.srv.Domain = "localhost"
 	d.srv.MaxMessageBytes = maxDemoMessage
 	d.srv.ReadTimeout, d.srv.WriteTimeout = demoTimeout, demoTimeout
@@ -308,22 +343,47 @@ func (d *demoSMTP) close() { d.srv.Close() }
 func (d *demoSMTP) count() int {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.n
+	return len(d.got)
 }
 
-type demoSession struct{ d *demoSMTP }
+// mails returns the messages accepted so far.
+func (d *demoSMTP) mails() []relayedMail {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return append([]relayedMail(nil), d.got...)
+}
 
-func (demoSession) Mail(string, *smtp.MailOptions) error { return nil }
-func (demoSession) Rcpt(string, *smtp.RcptOptions) error { return nil }
-func (demoSession) Reset()                               {}
-func (demoSession) Logout() error                        { return nil }
+type demoSession struct {
+	d    *demoSMTP
+	from string
+	rcpt []string
+}
 
-func (s demoSession) Data(r io.Reader) error {
-	if _, err := io.Copy(io.Discard, r); err != nil {
+func (s *demoSession) Mail(from string, _ *smtp.MailOptions) error {
+	s.from = from
+	return nil
+}
+
+func (s *demoSession) Rcpt(to string, _ *smtp.RcptOptions) error {
+	s.rcpt = append(s.rcpt, to)
+	return nil
+}
+
+func (s *demoSession) Reset()        { s.from, s.rcpt = "", nil }
+func (s *demoSession) Logout() error { return nil }
+
+func (s *demoSession) Data(r io.Reader) error {
+	data, err := io.ReadAll(r)
+	if err != nil {
 		return err
 	}
+	if s.d.hold != nil && s.d.hold(data) {
+		s.d.held <- struct{}{}
+		<-s.d.release
+		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "held"}
+	}
 	s.d.mu.Lock()
-	s.d.n++
+	s.d.got = append(s.d.got, relayedMail{From: s.from, To: s.rcpt, Data: data})
 	s.d.mu.Unlock()
 	return nil
 }
@@ -355,4 +415,58 @@ func appendMails(addr string, mails []scenario.Mail) error {
 		}
 	}
 	return c.Logout().Wait()
+}
+
+// mailPreviewLines is how many lines of each mail's body the demo prints:
+// the greeting and the first sentences, enough to see what each says.
+const mailPreviewLines = 4
+
+// printMails prints who each relayed mail went to, its subject and the
+// first lines of its body, decoded.
+func printMails(out io.Writer, mails []relayedMail) {
+	fmt.Fprintf(out, "\nMails sent (first lines of each):\n")
+	for _, m := range mails {
+		subject, body, err := decodeMail(m.Data)
+		if err != nil {
+			fmt.Fprintf(out, "\n  To: %s\n  (unreadable: %v)\n", strings.Join(m.To, ", "), err)
+			continue
+		}
+		fmt.Fprintf(out, "\n  To: %s\n  Subject: %s\n", strings.Join(m.To, ", "), subject)
+		n := 0
+		for _, line := range strings.Split(body, "\n") {
+			if strings.TrimSpace(line) == "" {
+				continue
+			}
+			if n == mailPreviewLines {
+				fmt.Fprintln(out, "  | ...")
+				break
+			}
+			if rs := []rune(line); len(rs) > 110 {
+				line = string(rs[:107]) + "..."
+			}
+			fmt.Fprintf(out, "  | %s\n", line)
+			n++
+		}
+	}
+}
+
+// decodeMail reads a mail as a mail client shows it: the decoded subject
+// and the decoded text of its (single) body part.
+func decodeMail(data []byte) (subject, body string, err error) {
+	mr, err := gomail.CreateReader(bytes.NewReader(data))
+	if err != nil {
+		return "", "", err
+	}
+	if subject, err = mr.Header.Subject(); err != nil {
+		return "", "", err
+	}
+	p, err := mr.NextPart()
+	if err != nil {
+		return "", "", err
+	}
+	b, err := io.ReadAll(p.Body)
+	if err != nil {
+		return "", "", err
+	}
+	return subject, strings.ReplaceAll(string(b), "\r\n", "\n"), nil
 }

@@ -27,6 +27,10 @@ commands:
   registry import-certs [--config F] [--crl FILE]... PATH...
   registry import-reps [--config F] FILE.csv
                      load issued certificates and legal representatives
+  templates check [--config F]
+                     check the mails' templates (notify.templates_dir)
+  templates export DIR
+                     write the embedded templates to DIR, to edit them
   version            the version, commit, Go version and dependencies of this build
   help [CMD [SUB]]   a command's flags and an example (also: revokd CMD -h)
 
@@ -75,6 +79,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cmdQueue(ctx, args[1:], stdout, stderr)
 	case "audit":
 		return cmdAudit(ctx, args[1:], stdout, stderr)
+	case "templates":
+		return cmdTemplates(args[1:], stdout, stderr)
 	case "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return exitOK

@@ -64,8 +64,18 @@ func TestDemoDeliversNotifications(t *testing.T) {
 			want += 2
 		}
 	}
+	// The demo then revokes both queued certificates: the holder who asked
+	// herself gets one confirmation, the representative's request one for
+	// the representative and one for the holder.
+	want += 3
 	if delivered != want {
-		t.Errorf("%d notifications delivered, want %d for the scenario's %d mails", delivered, want, len(sc.Mails))
+		t.Errorf("%d notifications delivered, want %d for the scenario's %d mails and its 3 confirmations", delivered, want, len(sc.Mails))
+	}
+	for _, w := range []string{"Mails sent (first lines of each):", "Subject: Accusé de réception", "Subject: Résultat de votre demande",
+		"Subject: Confirmation de la révocation", "Subject: Votre message n’est pas une demande", "| Bonjour,", "[réf. "} {
+		if !strings.Contains(out.String(), w) {
+			t.Errorf("the demo's output lacks %q", w)
+		}
 	}
 	rows, err := store.ListRequests(ctx, queue.ListOptions{All: true})
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/mail"
 	"os"
 	"strings"
 	"sync"
@@ -260,6 +261,18 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
+	alerts := make(chan struct{})
+	if len(cfg.Notify.Operators) == 0 {
+		close(alerts)
+		log.WarnContext(ctx, "notify.operators is empty: no alert digests are sent to operators")
+	} else {
+		al := &notify.Alerter{Store: a.store, Operators: cfg.Notify.Operators, After: cfg.Notify.AlertAfter.Duration,
+			Interval: cfg.Notify.AlertInterval.Duration, Logger: log}
+		go func() {
+			defer close(alerts)
+			al.Run(runCtx)
+		}()
+	}
 	sent := make(chan struct{})
 	if snd == nil {
 		close(sent)
@@ -275,7 +288,26 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	err = a.run(runCtx, log)
 	stop()
 	<-sent
+	<-alerts
 	return err
+}
+
+// loadTemplates reads and checks the mails' templates of [notify].
+func loadTemplates(cfg *Config) (*notify.Templates, error) {
+	tpl, err := notify.LoadTemplates(cfg.Notify.TemplatesDir, cfg.Notify.textConfig(deskAddress(cfg)))
+	if err != nil {
+		return nil, fmt.Errorf("notify: %w", err)
+	}
+	return tpl, nil
+}
+
+// deskAddress is the desk's own address: the From of its mails.
+func deskAddress(cfg *Config) string {
+	a := firstNonEmpty(cfg.SMTP.From, cfg.IMAP.Username)
+	if p, err := mail.ParseAddress(a); err == nil {
+		return p.Address
+	}
+	return a
 }
 
 // newSender builds the outbox's sender from [smtp], checked; nil when no
@@ -290,6 +322,7 @@ func newSender(cfg *Config, store notify.Store, log *slog.Logger) (*notify.Sende
 		Security: notify.Security(cfg.SMTP.Security),
 		Username: cfg.SMTP.Username,
 		From:     firstNonEmpty(cfg.SMTP.From, cfg.IMAP.Username),
+		Limits:   cfg.Notify.limits(),
 		Logger:   log,
 		Health:   new(notify.RelayHealth),
 	}
@@ -305,6 +338,10 @@ func newSender(cfg *Config, store notify.Store, log *slog.Logger) (*notify.Sende
 			return nil, fmt.Errorf("smtp.ca_file: %w", err)
 		}
 		s.TLSConfig = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
+	}
+	var err error
+	if s.Templates, err = loadTemplates(cfg); err != nil {
+		return nil, err
 	}
 	if err := s.Validate(); err != nil {
 		return nil, fmt.Errorf("smtp: %w", err)
