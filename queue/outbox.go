@@ -451,3 +451,17 @@ func EnqueueTx(ctx context.Context, tx *sql.Tx, now time.Time, actor string, msg
 	}
 	return ids, nil
 }
+
+// OutboxData returns the template data of outbox mail id ("" for a mail
+// written as text), for tests and `revokd queue show`.
+func (s *Store) OutboxData(ctx context.Context, id int64) (string, error) {
+	var data string
+	err := s.db.QueryRowContext(ctx, `SELECT data FROM outbox WHERE id = ?`, id).Scan(&data)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", fmt.Errorf("outbox %d: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return "", fmt.Errorf("reading outbox %d: %w", id, err)
+	}
+	return data, nil
+}
