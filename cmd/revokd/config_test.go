@@ -43,7 +43,7 @@ func TestConfigErrors(t *testing.T) {
 		{"fail/algorithm-name", "[trust]\nalgorithms = [{ algorithm = \"DSA\", min_bits = 2048 }]\n", "trust.algorithms"},
 		{"fail/algorithm-key-size", "[trust]\nalgorithms = [{ algorithm = \"RSA\" }]\n", "trust.algorithms"},
 		{"fail/algorithm-date", "[trust]\nalgorithms = [{ algorithm = \"SHA-256\", until = \"31/12/2030\" }]\n", "trust.algorithms[0].until"},
-		{"fail/notify-limit-zero", "[notify]\nlimit_per_domain = 0\n", "notify.limit_per_address"},
+		{"fail/notify-limit-zero", "[notify]\nlimit_per_domain = 0\n", "notify.limit_per_domain: 0"},
 		{"fail/notify-operator", "[notify]\noperators = [\"not an address\"]\n", "notify.operators"},
 		{"fail/notify-window", "[notify]\nlimit_window = \"-1h\"\n", "notify.limit_window"},
 	} {
