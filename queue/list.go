@@ -55,7 +55,8 @@ type RequestSummary struct {
 // lists every request, mails that were not requests excepted.
 type ListOptions struct {
 	// All includes the mails that were not requests (one row each, state
-	// not_a_request).
+	// not_a_request), and the mails parked for a retry (state parked, id
+	// 0: no request yet).
 	All bool
 	// State, when set, keeps only the requests in that state.
 	State revocation.State
@@ -110,10 +111,14 @@ func (s *Store) ListRequests(ctx context.Context, o ListOptions) ([]RequestSumma
 	if o.Limit > 0 {
 		limit = o.Limit
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT `+summaryColumns+summaryFrom+`
+	// Parked mails have no request row yet: they come from the mails
+	// table, with --all or --state parked.
+	parked := o.All || o.State == revocation.StateParked
+	rows, err := s.db.QueryContext(ctx, `SELECT * FROM (SELECT `+summaryColumns+summaryFrom+`
 		WHERE (? OR r.state <> 'not_a_request') AND (? = '' OR r.state = ?)
-		ORDER BY m.received_at DESC, r.id DESC LIMIT ?`, o.All || o.State == revocation.StateNotARequest,
-		string(o.State), string(o.State), limit)
+		UNION ALL `+parkedSummaries+` AND ?)
+		ORDER BY 6 DESC, 1 DESC LIMIT ?`, o.All || o.State == revocation.StateNotARequest,
+		string(o.State), string(o.State), parked, limit)
 	if err != nil {
 		return nil, fmt.Errorf("listing requests: %w", err)
 	}

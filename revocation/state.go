@@ -25,11 +25,17 @@ const (
 	// StateNotARequest: the mail carried no request form (out-of-office
 	// replies, spam); kept for the record only.
 	StateNotARequest State = "not_a_request"
+	// StateParked: a mail set aside, still in the mailbox, that no
+	// outcome could be recorded for yet (a revocation status no source
+	// can tell, the server re-presenting a mail with other bytes); it is
+	// tried again, and an operator sees it meanwhile. It describes the
+	// mail, not a request.
+	StateParked State = "parked"
 )
 
 var states = []State{
 	StateAccepted, StateQueued, StateExecuted, StateRejected,
-	StateDismissed, StateOverridden, StateNotARequest,
+	StateDismissed, StateOverridden, StateNotARequest, StateParked,
 }
 
 // States returns every state, in the order a request usually goes through

@@ -3,7 +3,6 @@ package worker_test
 import (
 	"context"
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -14,6 +13,8 @@ import (
 	"github.com/revokd/revokd/internal/scenario"
 	"github.com/revokd/revokd/internal/testpki"
 	"github.com/revokd/revokd/pdfverify"
+	"github.com/revokd/revokd/queue"
+	"github.com/revokd/revokd/revocation"
 	"github.com/revokd/revokd/worker"
 )
 
@@ -158,11 +159,17 @@ func TestRevocationUnknownIsRetriedThenRefused(t *testing.T) {
 	}
 	m := mail(1, scenario.MailWith(1, "helene.dupont@example.fr", "x", "f.pdf", pdf))
 	m.InternalDate = now.Add(-time.Hour)
-	if d, err := w.Handle(context.Background(), m); !errors.Is(err, worker.ErrRevocationUnknown) || d != ingest.Leave {
-		t.Fatalf("young mail: Handle = %v, %v; want Leave and ErrRevocationUnknown", d, err)
+	// Parked, not an error: the mailbox leaves it for later and goes on.
+	if d, err := w.Handle(context.Background(), m); err != nil || d != ingest.Leave {
+		t.Fatalf("young mail: Handle = %v, %v; want Leave without an error", d, err)
 	}
-	if rows := requestsOf(t, st); len(rows) != 0 {
-		t.Fatalf("%d requests recorded while retrying, want 0", len(rows))
+	if rows := requestsOf(t, st); len(rows) != 1 || rows[0].State != revocation.StateParked {
+		t.Fatalf("queue list --all while retrying: %+v, want only the parked mail", rows)
+	}
+	parked, err := st.ListRequests(context.Background(), queue.ListOptions{State: revocation.StateParked})
+	if err != nil || len(parked) != 1 || parked[0].ReasonCode != queue.ParkRevocationUnknown || parked[0].ID != 0 ||
+		!strings.Contains(parked[0].Reason, "revocation status unknown") {
+		t.Fatalf("queue list --state parked = %+v, %v; want the mail parked as revocation_unknown", parked, err)
 	}
 	now = now.Add(25 * time.Hour)
 	if d, err := w.Handle(context.Background(), m); err != nil || d != ingest.Rejected {
@@ -170,5 +177,8 @@ func TestRevocationUnknownIsRetriedThenRefused(t *testing.T) {
 	}
 	if rows := requestsOf(t, st); len(rows) != 1 || rows[0].ReasonCode != "try_later" {
 		t.Errorf("after the window: %+v, want one request refused as try_later", rows)
+	}
+	if parked, err := st.ListRequests(context.Background(), queue.ListOptions{State: revocation.StateParked}); err != nil || len(parked) != 0 {
+		t.Errorf("parked after the outcome: %+v, %v; want none", parked, err)
 	}
 }

@@ -46,10 +46,18 @@ const maxReceivedLag = 7 * 24 * time.Hour
 // away by a responder's bad hour.
 const revocationRetryWindow = 24 * time.Hour
 
-// ErrRevocationUnknown is returned by Handle, with ingest.Leave, while a
-// signature's revocation status is unknown and the mail is younger than
-// the retry window; the mail is handed over again later.
+// ErrRevocationUnknown is what decide returns while a signature's
+// revocation status is unknown and the mail is younger than the retry
+// window. Handle parks the mail (queue.ParkRevocationUnknown) and answers
+// ingest.Leave without an error: the mail is handed over again later, and
+// no such mail ends the IMAP session.
 var ErrRevocationUnknown = errors.New("revocation status unknown")
+
+// parkRetry is when a parked mail is due again: the mailbox hands a mail
+// answered Leave over again after its own delay (ingest's LeaveRetry) or
+// at the next session, whichever comes first; this is what the operator is
+// told.
+const parkRetry = 5 * time.Minute
 
 // Store is what the worker needs of the durable store; *queue.Store
 // implements it. Every error it returns is taken as retryable.
@@ -57,6 +65,9 @@ type Store interface {
 	HandledMail(ctx context.Context, key queue.MailKey, rawSHA256 string) (queue.Disposition, bool, error)
 	ArchiveMail(ctx context.Context, m queue.IncomingMail) (int64, error)
 	RecordOutcome(ctx context.Context, o queue.Outcome) error
+	// ParkMail sets a mail aside with a recorded state, for a condition
+	// that is the mail's own and worth a retry.
+	ParkMail(ctx context.Context, key queue.MailKey, code, reason string, until time.Time) error
 }
 
 // Config configures a Worker.
@@ -160,11 +171,21 @@ func (w *Worker) Handle(ctx context.Context, m *ingest.Mail) (ingest.Disposition
 		MessageID: messageIDField(header.MessageID), From: from, ReceivedAt: received,
 	}
 	mailID, err := w.cfg.Store.ArchiveMail(ctx, in)
+	if errors.Is(err, queue.ErrKeyConflict) {
+		// The server re-presents an archived UID with other bytes: the
+		// archived ones are the evidence, and no outcome can be
+		// recorded for this key. Parked, left in the mailbox, visible.
+		return w.park(ctx, key, queue.ParkKeyConflict,
+			"the server presents this mailbox, UIDVALIDITY and UID with bytes other than the archived ones ("+rawHash+"); left in the mailbox for an operator", now)
+	}
 	if err != nil {
 		return ingest.Leave, fmt.Errorf("archiving mail %d: %w", m.UID, err)
 	}
 
 	out, err := w.decide(ctx, m, header, received)
+	if errors.Is(err, ErrRevocationUnknown) {
+		return w.park(ctx, key, queue.ParkRevocationUnknown, err.Error(), now)
+	}
 	if err != nil {
 		return ingest.Leave, err
 	}
@@ -174,6 +195,16 @@ func (w *Worker) Handle(ctx context.Context, m *ingest.Mail) (ingest.Disposition
 	}
 	w.logOutcome(ctx, m, mailID, from, out)
 	return disposition(out.Disposition), nil
+}
+
+// park records the mail as parked and leaves it in the mailbox: a
+// snooze, not an error (only a store that cannot record it is one).
+func (w *Worker) park(ctx context.Context, key queue.MailKey, code, reason string, now time.Time) (ingest.Disposition, error) {
+	if err := w.cfg.Store.ParkMail(ctx, key, code, reason, now.Add(parkRetry)); err != nil {
+		return ingest.Leave, err
+	}
+	w.log.InfoContext(ctx, "mail parked; it stays in the mailbox and is tried again", "uid", key.UID, "code", code, "retry_after", parkRetry)
+	return ingest.Leave, nil
 }
 
 // logOutcome writes the mail's line: at INFO without personal data (the

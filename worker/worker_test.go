@@ -16,6 +16,7 @@ import (
 	"github.com/revokd/revokd/internal/scenario"
 	"github.com/revokd/revokd/pdfverify"
 	"github.com/revokd/revokd/queue"
+	"github.com/revokd/revokd/revocation"
 	"github.com/revokd/revokd/worker"
 )
 
@@ -230,5 +231,34 @@ func TestRegistryDownLeavesTheMail(t *testing.T) {
 	}
 	if rows := requestsOf(t, st); len(rows) != 0 {
 		t.Errorf("%d requests recorded while the registry was down, want 0", len(rows))
+	}
+}
+
+// The server re-presenting an archived UID with other bytes is parked,
+// not an error: the mailbox goes on, and an operator sees it.
+func TestKeyConflictIsParked(t *testing.T) {
+	ctx := context.Background()
+	s := getScenario(t)
+	st := openStore(t)
+	w := newWorker(t, st, st)
+	m := mail(7, s.Mails[0].Raw)
+	key := queue.MailKey{Mailbox: m.Mailbox, UIDValidity: m.UIDValidity, UID: m.UID}
+	if _, err := st.ArchiveMail(ctx, queue.IncomingMail{Key: key, Raw: []byte("the bytes archived first")}); err != nil {
+		t.Fatal(err)
+	}
+	if d, err := w.Handle(ctx, m); err != nil || d != ingest.Leave {
+		t.Fatalf("Handle of a conflicting mail = %v, %v; want Leave without an error", d, err)
+	}
+	rows := requestsOf(t, st)
+	if len(rows) != 1 || rows[0].State != revocation.StateParked || rows[0].ReasonCode != queue.ParkKeyConflict ||
+		!strings.Contains(rows[0].Reason, "bytes other than the archived ones") || !strings.HasPrefix(rows[0].Note, "tried again after ") {
+		t.Errorf("queue list --all = %+v, want the mail parked as key_conflict", rows)
+	}
+	// Again (the next session): still parked, one audit row.
+	if d, err := w.Handle(ctx, m); err != nil || d != ingest.Leave {
+		t.Fatalf("second Handle = %v, %v", d, err)
+	}
+	if n := len(requestsOf(t, st)); n != 1 {
+		t.Errorf("%d rows after the second attempt, want 1", n)
 	}
 }
