@@ -235,7 +235,8 @@ CREATE TABLE alerted (
 -- Authentication-Results, a From read leniently, parts not opened), as
 -- JSON in the evidence table (kind 'mail-evidence'); '' when none.
 ALTER TABLE mails ADD COLUMN evidence_sha256 TEXT NOT NULL DEFAULT '';
-`},	{6, "parked mails", `
+`},
+	{6, "parked mails", `
 -- A mail set aside: state 'parked', why (a code and a sentence), and when
 -- it is tried again. Cleared by the outcome that ends it.
 ALTER TABLE mails ADD COLUMN parked_code TEXT NOT NULL DEFAULT '';
