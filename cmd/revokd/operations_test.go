@@ -348,3 +348,44 @@ max_retry_delay = "1s"
 		t.Errorf("/healthz = %d %q, want 200 ok", code, body)
 	}
 }
+
+// revokd check tries the IMAP login, the relay and the store, and says
+// which works.
+func TestCheck(t *testing.T) {
+	requireDovecotTests(t)
+	relay, err := startDemoSMTP()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { relay.close() })
+	s := newOpsSetup(t, 1, fmt.Sprintf("[smtp]\naddress = %q\nsecurity = \"none\"\nfrom = \"revocation@example.fr\"\n", relay.addr))
+	check := func() (int, string) {
+		var out, errOut strings.Builder
+		code := run(context.Background(), []string{"check", "--config", s.cfg}, strings.NewReader(""), &out, &errOut)
+		return code, out.String() + errOut.String()
+	}
+	code, out := check()
+	for _, want := range []string{
+		"ok    configuration " + s.cfg + "\n",
+		"ok    imap " + s.dv.Addr + ": logged in as " + s.user + ", INBOX holds 0 messages, IDLE\n",
+		"ok    smtp " + relay.addr + ": greeting, none accepted\n",
+		"ok    store " + filepath.Join(s.dir, "data", queue.DatabaseFile) + ": readable and writable, schema version ",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("revokd check lacks %q:\n%s", want, out)
+		}
+	}
+	if code != exitOK {
+		t.Errorf("revokd check: exit %d, want 0\n%s", code, out)
+	}
+
+	if err := os.WriteFile(s.password, []byte("wrong\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	relay.close()
+	code, out = check()
+	if code != exitRejected || !strings.Contains(out, "FAIL  imap "+s.dv.Addr+": authentication refused: ") ||
+		!strings.Contains(out, "FAIL  smtp "+relay.addr+": connect: ") || !strings.Contains(out, "ok    store ") {
+		t.Errorf("revokd check with a wrong password and the relay down: exit %d\n%s", code, out)
+	}
+}
