@@ -30,8 +30,16 @@
 // path). An Attachment with Err set holds bytes that were not decoded
 // completely, which may still start with "%PDF-" and look like a form.
 //
-// ParseMessage does not look inside opaque S/MIME (application/pkcs7-mime),
-// TNEF (winmail.dat) or archive parts, and RFC 2231 file names in charsets
-// other than UTF-8 and US-ASCII come out empty; such a PDF is found only if
-// its part is typed or starts like one.
+// ParseMessage opens opaque S/MIME (application/pkcs7-mime signed-data,
+// and enveloped-data with ParseMessageWith and a Decrypter) and .zip
+// archives, and lists in Message.Unopened what it could not open
+// (encrypted mail without the key, Outlook's winmail.dat, damaged or
+// oversized archives), so that the sender can be told what to do. The
+// S/MIME signer it records (Message.SMIME) is evidence only: the
+// certificate is not chained to any trust anchor. RFC 2231 file names in
+// charsets other than UTF-8 and US-ASCII come out empty.
+//
+// ReadHeader reads a header section alone (a mail over the size cap) and
+// takes the sender's address even from a From field in raw 8-bit bytes;
+// VerifyDKIM verifies DKIM signatures, again as evidence only.
 package ingest
