@@ -244,4 +244,45 @@ ALTER TABLE mails ADD COLUMN parked_reason TEXT NOT NULL DEFAULT '';
 ALTER TABLE mails ADD COLUMN parked_until TEXT;
 CREATE INDEX mails_parked ON mails (received_at) WHERE state = 'parked';
 `},
+	{6, "review", `
+-- The accounts of the review desk. password_hash is an argon2id PHC
+-- string; totp_secret the base32 TOTP key ('' when the account logs in
+-- with a client certificate only).
+CREATE TABLE operators (
+	id            INTEGER PRIMARY KEY,
+	name          TEXT NOT NULL UNIQUE,
+	role          TEXT NOT NULL,   -- operator | approver | auditor
+	password_hash TEXT NOT NULL,
+	totp_secret   TEXT NOT NULL,
+	disabled      INTEGER NOT NULL DEFAULT 0,
+	created_at    TEXT NOT NULL,
+	updated_at    TEXT NOT NULL
+);
+
+-- Proposals to accept a refused request, waiting for a second operator.
+CREATE TABLE overrides (
+	id             INTEGER PRIMARY KEY,
+	request_id     INTEGER NOT NULL REFERENCES requests (id),
+	state          TEXT NOT NULL,   -- pending | approved | rejected | expired
+	proposer       TEXT NOT NULL,
+	proposer_role  TEXT NOT NULL,
+	justification  TEXT NOT NULL,
+	serial         TEXT NOT NULL,
+	issuer_dn      TEXT NOT NULL,
+	reason         INTEGER NOT NULL,
+	no_reason_code INTEGER NOT NULL,
+	proposed_at    TEXT NOT NULL,
+	expires_at     TEXT NOT NULL,
+	decided_by     TEXT NOT NULL DEFAULT '',
+	decided_role   TEXT NOT NULL DEFAULT '',
+	decided_at     TEXT,
+	note           TEXT NOT NULL DEFAULT '',
+	job_id         INTEGER REFERENCES revocation_jobs (id)
+);
+CREATE UNIQUE INDEX overrides_one_pending ON overrides (request_id) WHERE state = 'pending';
+
+ALTER TABLE requests ADD COLUMN review_action TEXT NOT NULL DEFAULT '';
+ALTER TABLE requests ADD COLUMN review_reason TEXT NOT NULL DEFAULT '';
+ALTER TABLE requests ADD COLUMN reverified_at TEXT;
+`},
 }

@@ -483,6 +483,16 @@ func (w *Worker) request(ctx context.Context, a pdfPart, received time.Time) (qu
 	return r, notify.ResultItem(a.FileName, d.Code, r.Serial, &d), nil
 }
 
+// Reexamine verifies pdf and decides on it again as the worker did when
+// the mail came, at the same validation time (the mail's receipt), with
+// today's trust anchors and registry: the review desk's re-verification of
+// stored evidence. Its error is retryable, like Handle's.
+func (w *Worker) Reexamine(ctx context.Context, name string, pdf []byte, validationTime time.Time) (queue.RequestOutcome, error) {
+	sum := sha256.Sum256(pdf)
+	r, _, err := w.request(ctx, pdfPart{Attachment: ingest.Attachment{FileName: name, Data: pdf}, sha256: hex.EncodeToString(sum[:])}, validationTime)
+	return r, err
+}
+
 // formSerial reads the serial the form names, for the operator's list,
 // when the decision did not establish it.
 func formSerial(rep *pdfverify.Report, f authorize.FormFields) string {

@@ -30,8 +30,8 @@ var commandHelps = map[string]commandHelp{
 		"revokd check --config /etc/revokd/revokd.toml",
 	},
 	"demo": {
-		"revokd demo [--keep] [-v]",
-		"Run the real worker on sample mails: an in-memory IMAP server, a throwaway test CA and a temporary store.",
+		"revokd demo [--keep] [--serve] [-v]",
+		"Run the real worker on sample mails: an in-memory IMAP server, a throwaway test CA and a temporary store.\nWith --serve, then serve the operators' review desk on loopback with demo accounts (printed) until interrupted.",
 		"revokd demo -v",
 	},
 	"verify": {
@@ -73,6 +73,56 @@ var commandHelps = map[string]commandHelp{
 		"revokd queue retry [--config F] [--actor NAME] JOB_ID",
 		"Put a failed job back in the queue with a fresh count of attempts.",
 		"revokd queue retry --config /etc/revokd/revokd.toml 12",
+	},
+	"queue dismiss": {
+		"revokd queue dismiss [--config F] --operator NAME --reason TEXT [--json] ID",
+		"Confirm the refusal of a refused request; the sender is told. Exit 1 when the account, its role or the request's state does not allow it.",
+		`revokd queue dismiss --config /etc/revokd/revokd.toml --operator alice --reason "forged or altered form" 42`,
+	},
+	"queue ask": {
+		"revokd queue ask [--config F] --operator NAME --reason TEXT [--json] ID",
+		"Close a refused request and ask its sender for a new form; TEXT, what to fix, is sent to them.",
+		`revokd queue ask --config /etc/revokd/revokd.toml --operator alice --reason "the SIREN is missing" 42`,
+	},
+	"queue override": {
+		"revokd queue override [--config F] --operator NAME --justification TEXT [--json] ID",
+		"Propose to accept a refused request: a different operator with the approver role must approve within 24 hours.",
+		`revokd queue override --config /etc/revokd/revokd.toml --operator alice --justification "mandate confirmed, ticket 4711" 42`,
+	},
+	"queue approve": {
+		"revokd queue approve [--config F] --operator NAME [--json] ID",
+		"Approve the pending override of a request (approvers; never its proposer): the revocation is queued.",
+		"revokd queue approve --config /etc/revokd/revokd.toml --operator bruno 42",
+	},
+	"queue reject": {
+		"revokd queue reject [--config F] --operator NAME [--reason TEXT] [--json] ID",
+		"Reject the pending override of a request (approvers; never its proposer): the request stays refused.",
+		"revokd queue reject --config /etc/revokd/revokd.toml --operator bruno 42",
+	},
+	"queue reverify": {
+		"revokd queue reverify [--config F] --operator NAME [--json] ID",
+		"Verify the stored PDF and decide again at the request's original validation time, with today's trust anchors and registry.",
+		"revokd queue reverify --config /etc/revokd/revokd.toml --operator alice 42",
+	},
+	"operator add": {
+		"revokd operator add [--config F] --role operator|approver|auditor NAME",
+		"Create an account. The password is the first line of standard input (a second identical line is accepted);\nprints the TOTP enrolment, an otpauth:// URI.",
+		"revokd operator add --config /etc/revokd/revokd.toml --role approver bruno < initial-password.txt",
+	},
+	"operator reset": {
+		"revokd operator reset [--config F] NAME",
+		"A new password (standard input, as for add) and a new TOTP key; prints the new otpauth:// URI.",
+		"revokd operator reset --config /etc/revokd/revokd.toml bruno < new-password.txt",
+	},
+	"operator disable": {
+		"revokd operator disable [--config F] NAME",
+		"Disable an account: it can no longer log in nor act, and its sessions end at their next request.",
+		"revokd operator disable --config /etc/revokd/revokd.toml bruno",
+	},
+	"operator list": {
+		"revokd operator list [--config F] [--json]",
+		"The accounts, their roles and states (never their credentials).",
+		"revokd operator list --config /etc/revokd/revokd.toml",
 	},
 	"audit verify": {
 		"revokd audit verify [--config F] [--json]",

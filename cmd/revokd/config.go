@@ -15,6 +15,7 @@ import (
 	"github.com/revokd/revokd/notify"
 	"github.com/revokd/revokd/pdfverify"
 	"github.com/revokd/revokd/queue"
+	"github.com/revokd/revokd/review"
 )
 
 // Config is revokd.toml. Every key has a default (see defaultConfig and the
@@ -103,6 +104,15 @@ type Config struct {
 
 	HTTP struct {
 		Address string `toml:"address"`
+		// TLSCert and TLSKey serve the operators' UI over TLS; required
+		// for an address that is not loopback.
+		TLSCert string `toml:"tls_cert"`
+		TLSKey  string `toml:"tls_key"`
+		// ClientCA verifies operators' client certificates, a second
+		// factor in place of a TOTP code.
+		ClientCA string `toml:"client_ca"`
+		// IdleTimeout ends an operator's session left unused.
+		IdleTimeout duration `toml:"idle_timeout"`
 	} `toml:"http"`
 
 	SMIME struct {
@@ -242,6 +252,7 @@ func defaultConfig() *Config {
 	c.Notify.LimitWindow.Duration = notify.DefaultLimitWindow
 	c.Notify.AlertAfter.Duration = notify.DefaultAlertAfter
 	c.Notify.AlertInterval.Duration = notify.DefaultAlertInterval
+	c.HTTP.IdleTimeout.Duration = review.DefaultIdleTimeout
 	c.Verify.MaxFileBytes = 20 << 20
 	c.Verify.TimeBudget.Duration = 10 * time.Second
 	c.Trust.FetchTimeout.Duration = 5 * time.Second
@@ -322,6 +333,9 @@ func readConfig(path string) (*Config, problems, error) {
 	c.SMIME.CertFile = resolvePath(base, c.SMIME.CertFile)
 	c.SMIME.KeyFile = resolvePath(base, c.SMIME.KeyFile)
 	c.Notify.TemplatesDir = resolvePath(base, c.Notify.TemplatesDir)
+	c.HTTP.TLSCert = resolvePath(base, c.HTTP.TLSCert)
+	c.HTTP.TLSKey = resolvePath(base, c.HTTP.TLSKey)
+	c.HTTP.ClientCA = resolvePath(base, c.HTTP.ClientCA)
 	for i, r := range c.CA.Issuers {
 		c.CA.Issuers[i] = resolvePath(base, r)
 	}

@@ -104,6 +104,11 @@ func checkForRun(cfg *Config) problems {
 	}
 	if _, _, err := net.SplitHostPort(cfg.HTTP.Address); err != nil {
 		ps.add("http.address", "%q is not host:port (%v): e.g. 127.0.0.1:8080", cfg.HTTP.Address, err)
+	} else if _, err := deskTLS(cfg); err != nil {
+		ps.add("http", "%v", err)
+	}
+	if cfg.HTTP.IdleTimeout.Duration <= 0 {
+		ps.add("http.idle_timeout", "must be positive, e.g. \"15m\"")
 	}
 	return ps
 }

@@ -39,11 +39,10 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("demo", stdout, stderr)
 	keep := fs.Bool("keep", false, "keep the demo's data folder (store, evidence, config)")
 	verbose := fs.Bool("v", false, "log the worker's events to stderr")
+	serve := fs.Bool("serve", false, "then serve the operators' review desk on loopback until interrupted")
 	if code, ok := parseFlags(fs, args, stdout); !ok {
 		return code
 	}
-	ctx, cancel := context.WithTimeout(ctx, demoTimeout)
-	defer cancel()
 	dir, err := os.MkdirTemp("", "revokd-demo-")
 	if err != nil {
 		fmt.Fprintln(stderr, "revokd:", err)
@@ -57,7 +56,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		level = slog.LevelInfo
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	if err := demo(ctx, dir, log, stdout); err != nil {
+	if err := demoWith(ctx, dir, log, stdout, *serve); err != nil {
 		fmt.Fprintln(stderr, "revokd: demo:", err)
 		return exitRejected
 	}
@@ -71,6 +70,14 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // demo runs the real worker on the sample scenario, against go-imap's
 // in-memory IMAP server on loopback, with a SQLite store in dir.
 func demo(ctx context.Context, dir string, log *slog.Logger, out io.Writer) error {
+	return demoWith(ctx, dir, log, out, false)
+}
+
+// demoWith is demo, then, when serve is set, the review desk on loopback
+// with demo accounts until base ends.
+func demoWith(base context.Context, dir string, log *slog.Logger, out io.Writer, serve bool) error {
+	ctx, cancel := context.WithTimeout(base, demoTimeout)
+	defer cancel()
 	now := time.Now()
 	sc, err := scenario.New(now)
 	if err != nil {
@@ -126,7 +133,7 @@ func demo(ctx context.Context, dir string, log *slog.Logger, out io.Writer) erro
 		return err
 	}
 	snd.PollInterval = demoPoll
-	sndCtx, stopSender := context.WithCancel(ctx)
+	sndCtx, stopSender := context.WithCancel(base)
 	sndDone := make(chan error, 1)
 	go func() { sndDone <- snd.Run(sndCtx) }()
 	defer func() {
@@ -195,7 +202,11 @@ func demo(ctx context.Context, dir string, log *slog.Logger, out io.Writer) erro
 		return fmt.Errorf("%d notifications sent and %d failed in the outbox, %d received by the SMTP server",
 			outbox.Sent, outbox.Failed, delivered)
 	}
-	return nil
+	if !serve {
+		fmt.Fprintln(out, "\nrevokd demo --serve then serves the operators' review desk on these requests.")
+		return nil
+	}
+	return serveDemoDesk(base, cfg, a, log, out)
 }
 
 // demoPoll is how often the demo looks at its progress; the demo's

@@ -29,7 +29,7 @@ func (a *app) mount(mux *http.ServeMux) {
 	mux.HandleFunc("GET /readyz", a.serveReady)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		a.verifySeconds, &appCollector{a: a})
+		a.verifySeconds, &appCollector{a: a}, &clockCollector{store: a.store})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
 }
 

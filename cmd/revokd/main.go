@@ -22,6 +22,12 @@ commands:
                      verify a signed form, or every PDF of a mail
   queue list|show|next|done|failed|retry [--config F] ...
                      the requests, and the CA executor's queue
+  queue dismiss|ask --operator NAME --reason TEXT [--json] ID
+  queue override --operator NAME --justification TEXT [--json] ID
+  queue approve|reject|reverify --operator NAME [--json] ID
+                     the operators' review desk without a browser (four eyes on overrides)
+  operator add|reset|disable|list [--config F] ...
+                     operators' accounts and roles (operator, approver, auditor)
   audit verify [--config F]
                      check the audit log's hash chain
   registry import-certs [--config F] [--crl FILE]... PATH...
@@ -81,6 +87,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cmdAudit(ctx, args[1:], stdout, stderr)
 	case "templates":
 		return cmdTemplates(args[1:], stdout, stderr)
+	case "operator":
+		return cmdOperator(ctx, args[1:], stdin, stdout, stderr)
 	case "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return exitOK

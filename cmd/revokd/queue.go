@@ -44,9 +44,10 @@ const queueUsage = `usage:
       refused (exit 1) if the job was handed out again since (0: no check)
   revokd queue retry [--config F] [--actor NAME] JOB_ID
       put a failed job back in the queue
-
-exit status: 0 done, 1 refused (unknown id, or a job state that does not
-allow it), 2 usage, configuration or store error (a data_dir without a store
+` + queueReviewUsage + `
+exit status: 0 done, 1 refused (unknown id, a job or request state that
+does not allow it, an unknown or disabled operator, a role that does not
+allow it, the proposer of an override deciding it), 2 usage, configuration or store error (a data_dir without a store
 included: these commands never create one)
 `
 
@@ -74,6 +75,8 @@ func cmdQueue(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return queueFailed(ctx, args[1:], stdout, stderr)
 	case "retry":
 		return queueRetry(ctx, args[1:], stdout, stderr)
+	case "dismiss", "ask", "override", "approve", "reject", "reverify":
+		return queueReview(ctx, args[0], args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, queueUsage)
 		return exitOK

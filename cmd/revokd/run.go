@@ -71,15 +71,8 @@ func newApp(ctx context.Context, cfg *Config, log *slog.Logger, tokenSource func
 	if cfg.Store.URL != "" {
 		return nil, errors.New("store.url: only the embedded SQLite store is available (leave store.url empty)")
 	}
-	issuers, err := loadCertificates(cfg.CA.Issuers)
-	if err != nil {
-		return nil, fmt.Errorf("ca.issuers: %w", err)
-	}
-	opts, err := verifyOptions(cfg, true)
-	if err != nil {
-		return nil, err
-	}
 	a := &app{verifySeconds: newVerifyHistogram()}
+	var err error
 	if a.mailbox, err = newMailbox(cfg, log, tokenSource); err != nil {
 		return nil, err
 	}
@@ -92,18 +85,9 @@ func newApp(ctx context.Context, cfg *Config, log *slog.Logger, tokenSource func
 	if a.store, err = queue.OpenWith(ctx, cfg.DataDir, cfg.storeOptions()); err != nil {
 		return nil, err
 	}
-	a.worker, err = worker.New(worker.Config{
-		Decrypter: decrypter,
-		Store:     a.store,
-		Registry:  a.store,
-		Authorize: authorize.Options{Fields: authorize.FormFieldsFromMap(cfg.Form.Fields), Issuers: issuers},
-		Verify:    opts,
-		// The MIME walk takes whatever the mailbox lets through, and a PDF
-		// as large as the verifier takes.
-		Limits:   ingest.Limits{MaxMessageBytes: cfg.IMAP.MaxMessageBytes, MaxAttachmentBytes: cfg.Verify.MaxFileBytes},
-		Address:  firstNonEmpty(cfg.SMTP.From, cfg.IMAP.Username),
-		Logger:   log,
-		Verified: func(d time.Duration) { a.verifySeconds.Observe(d.Seconds()) },
+	a.worker, err = newWorker(cfg, a.store, log, func(c *worker.Config) {
+		c.Decrypter = decrypter
+		c.Verified = func(d time.Duration) { a.verifySeconds.Observe(d.Seconds()) }
 	})
 	if err != nil {
 		a.store.Close()
@@ -143,6 +127,35 @@ func newMailbox(cfg *Config, log *slog.Logger, tokenSource func(context.Context)
 		mc.TLSConfig = &tls.Config{RootCAs: roots, ServerName: host, MinVersion: tls.VersionTLS12}
 	}
 	return ingest.NewMailbox(mc)
+}
+
+// newWorker wires the verifier and the authorisation of the
+// configuration to store; adjust, when not nil, completes the worker's
+// configuration (what only the running worker needs).
+func newWorker(cfg *Config, store *queue.Store, log *slog.Logger, adjust func(*worker.Config)) (*worker.Worker, error) {
+	issuers, err := loadCertificates(cfg.CA.Issuers)
+	if err != nil {
+		return nil, fmt.Errorf("ca.issuers: %w", err)
+	}
+	opts, err := verifyOptions(cfg, true)
+	if err != nil {
+		return nil, err
+	}
+	wc := worker.Config{
+		Store:     store,
+		Registry:  store,
+		Authorize: authorize.Options{Fields: authorize.FormFieldsFromMap(cfg.Form.Fields), Issuers: issuers},
+		Verify:    opts,
+		// The MIME walk takes whatever the mailbox lets through, and a PDF
+		// as large as the verifier takes.
+		Limits:  ingest.Limits{MaxMessageBytes: cfg.IMAP.MaxMessageBytes, MaxAttachmentBytes: cfg.Verify.MaxFileBytes},
+		Address: firstNonEmpty(cfg.SMTP.From, cfg.IMAP.Username),
+		Logger:  log,
+	}
+	if adjust != nil {
+		adjust(&wc)
+	}
+	return worker.New(wc)
 }
 
 // imapCredentials finds the IMAP secret: an OAuth 2.0 token file, else
@@ -232,6 +245,10 @@ func (a *app) run(ctx context.Context, log *slog.Logger) error {
 }
 
 func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
+	tlsCfg, err := deskTLS(cfg)
+	if err != nil {
+		return err
+	}
 	// Listen before the store is created: an address in use is found
 	// without leaving anything behind.
 	ln, err := net.Listen("tcp", cfg.HTTP.Address)
@@ -254,10 +271,12 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 
 	mux := http.NewServeMux()
 	a.mount(mux)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go srv.Serve(ln)
-	defer srv.Shutdown(context.WithoutCancel(ctx))
-	log.InfoContext(ctx, "revokd running", "http", "http://"+ln.Addr().String(), "imap", cfg.IMAP.Address, "mailbox", cfg.IMAP.Mailbox, "data_dir", cfg.DataDir)
+	if err := mountDesk(mux, cfg, a.store, a.worker, log); err != nil {
+		return err
+	}
+	stopHTTP, url := serveHTTP(ln, mux, tlsCfg)
+	defer stopHTTP(context.WithoutCancel(ctx))
+	log.InfoContext(ctx, "revokd running", "http", url, "imap", cfg.IMAP.Address, "mailbox", cfg.IMAP.Mailbox, "data_dir", cfg.DataDir)
 
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
