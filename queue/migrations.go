@@ -244,7 +244,7 @@ ALTER TABLE mails ADD COLUMN parked_reason TEXT NOT NULL DEFAULT '';
 ALTER TABLE mails ADD COLUMN parked_until TEXT;
 CREATE INDEX mails_parked ON mails (received_at) WHERE state = 'parked';
 `},
-	{6, "review", `
+	{7, "review", `
 -- The accounts of the review desk. password_hash is an argon2id PHC
 -- string; totp_secret the base32 TOTP key ('' when the account logs in
 -- with a client certificate only).
