@@ -403,3 +403,44 @@ func TestWorkerAndExecutorConcurrently(t *testing.T) {
 		t.Errorf("VerifyAudit: %v", err)
 	}
 }
+
+// The three kinds of failure of the leased queue, on a job's second
+// attempt: a retry counts it and waits the backoff, a cancel fails the job
+// at once, a snooze waits its own delay and does not count the attempt.
+func TestFailureKinds(t *testing.T) {
+	for _, tt := range []struct {
+		name         string
+		f            Failure
+		wantState    JobState
+		wantAttempts int
+		wantWait     time.Duration
+	}{
+		{"ok/retry-counts-and-backs-off", Failure{Kind: Retry, Message: "CA down"}, JobPending, 2, 2 * DefaultRetryDelay},
+		{"ok/cancel-fails-at-once", Failure{Kind: Cancel, Message: "unknown certificate"}, JobFailed, 2, 0},
+		{"ok/snooze-waits-without-counting", Failure{Kind: Snooze, Message: "maintenance", SnoozeFor: 10 * time.Minute}, JobPending, 1, 10 * time.Minute},
+		{"ok/snooze-default-wait", Failure{Kind: Snooze, Message: "maintenance"}, JobPending, 1, DefaultRetryDelay},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			clk := newTestClock()
+			s := openClocked(t, t.TempDir(), clk)
+			record(t, s, 1, DispositionProcessed, acceptedReq("0a1b", "pdf1", "form1"))
+			first := claim(t, s, time.Minute)
+			clk.Advance(time.Minute) // the first lease ran out
+			j := claim(t, s, time.Minute)
+			if first == nil || j == nil || j.Attempts != 2 {
+				t.Fatalf("claims = %+v, %+v, want attempt 2", first, j)
+			}
+			got, err := s.FailJobWith(ctx, j.ID, j.Attempts, tt.f, ActorExecutor)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.State != tt.wantState || got.Attempts != tt.wantAttempts || got.LastError != tt.f.Message {
+				t.Errorf("FailJobWith = %s after %d attempts (%q), want %s after %d", got.State, got.Attempts, got.LastError, tt.wantState, tt.wantAttempts)
+			}
+			if tt.wantState == JobPending && !got.NextAttemptAt.Equal(clk.Now().Add(tt.wantWait)) {
+				t.Errorf("next attempt at %s, want now + %s", got.NextAttemptAt, tt.wantWait)
+			}
+		})
+	}
+}

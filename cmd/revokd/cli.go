@@ -65,8 +65,8 @@ var commandHelps = map[string]commandHelp{
 		"revokd queue done --config /etc/revokd/revokd.toml 12",
 	},
 	"queue failed": {
-		"revokd queue failed [--config F] [--actor NAME] [--attempt A] --error TEXT JOB_ID",
-		"The executor could not revoke: the job is retried after [queue] retry_delay, doubled each time, and failed after [queue] max_attempts.",
+		"revokd queue failed [--config F] [--actor NAME] [--attempt A] [--permanent | --snooze D] --error TEXT JOB_ID",
+		"The executor could not revoke: the job is retried after [queue] retry_delay, doubled each time, and failed after [queue] max_attempts;\n--permanent fails it at once (the CA refuses for good), --snooze D hands it out again after D without counting the attempt.",
 		`revokd queue failed --config /etc/revokd/revokd.toml --attempt 1 --error "HSM offline" 12`,
 	},
 	"queue retry": {

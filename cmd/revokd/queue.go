@@ -37,9 +37,11 @@ const queueUsage = `usage:
       object, or null when no job is due (exit 0 either way)
   revokd queue done [--config F] [--actor NAME] JOB_ID
       the CA revoked the job's certificate
-  revokd queue failed [--config F] [--actor NAME] [--attempt A] --error TEXT JOB_ID
+  revokd queue failed [--config F] [--actor NAME] [--attempt A] [--permanent | --snooze D] --error TEXT JOB_ID
       the executor could not revoke it: retried later with a doubling
-      wait, marked failed after [queue] max_attempts (default 5); A is the
+      wait, marked failed after [queue] max_attempts (default 5), or at
+      once with --permanent; --snooze hands it out again after D without
+      counting the attempt; A is the
       "attempts" of the job as queue next printed it: the report is
       refused (exit 1) if the job was handed out again since (0: no check)
   revokd queue retry [--config F] [--actor NAME] JOB_ID
@@ -482,6 +484,8 @@ func queueFailed(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	message := fs.String("error", "", "what went wrong (required)")
 	maxAttempts := fs.Int("max-attempts", 0, "must equal [queue] max_attempts of the configuration when given (the policy lives there, for queue next too)")
 	attempt := fs.Int("attempt", 0, "the job's `attempts` as queue next printed them; 0 reports on whatever attempt runs")
+	permanent := fs.Bool("permanent", false, "the CA refuses for good (unknown certificate, wrong issuer): failed at once, no retry")
+	snooze := fs.Duration("snooze", 0, "not a failure (the CA is in maintenance): hand the job out again after this `duration`, the attempt not counted")
 	pos, code, ok := parseQueueArgs(fs, args, 1, "job ID", stdout, stderr)
 	if !ok {
 		return code
@@ -489,6 +493,19 @@ func queueFailed(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	id, ok := parseID(pos[0], "job ID", stderr)
 	if !ok {
 		return exitUsage
+	}
+	f := queue.Failure{Kind: queue.Retry, Message: *message}
+	switch {
+	case *permanent && *snooze != 0:
+		fmt.Fprintln(stderr, "revokd: queue failed: --permanent and --snooze exclude each other")
+		return exitUsage
+	case *snooze < 0:
+		fmt.Fprintf(stderr, "revokd: --snooze %s: must be positive\n", *snooze)
+		return exitUsage
+	case *permanent:
+		f.Kind = queue.Cancel
+	case *snooze > 0:
+		f.Kind, f.SnoozeFor = queue.Snooze, *snooze
 	}
 	if strings.TrimSpace(*message) == "" {
 		fmt.Fprintln(stderr, "revokd: queue failed: --error is required: say what went wrong")
@@ -515,9 +532,14 @@ func queueFailed(ctx context.Context, args []string, stdout, stderr io.Writer) i
 			*maxAttempts, policy.MaxAttempts)
 		return exitUsage
 	}
-	j, err := store.FailJob(ctx, id, *attempt, *message, *actor)
+	j, err := store.FailJobWith(ctx, id, *attempt, f, *actor)
 	if err != nil {
 		return storeFailure(err, stderr)
+	}
+	if f.Kind == queue.Snooze {
+		fmt.Fprintf(stdout, "job %d snoozed: handed out again at %s, %d attempts counted\n", id,
+			j.NextAttemptAt.UTC().Format(time.RFC3339), j.Attempts)
+		return exitOK
 	}
 	if j.State == queue.JobFailed {
 		fmt.Fprintf(stdout, "job %d failed after %d attempts: it waits for an operator (revokd queue retry %d)\n", id, j.Attempts, id)

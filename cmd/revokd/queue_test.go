@@ -360,6 +360,31 @@ func TestQueueNextAndFailedShareMaxAttempts(t *testing.T) {
 	})
 }
 
+// The executor separates what the CA refuses for good (--permanent: failed
+// at once) from a pause that is no failure (--snooze: the attempt is not
+// counted), as River's JobCancel and JobSnooze do.
+func TestQueueFailedPermanentAndSnooze(t *testing.T) {
+	f := newQueueFixture(t)
+	f.queue(t, "next", "--config", f.config)
+	code, out, _ := f.queue(t, "failed", "1", "--config", f.config, "--attempt", "1", "--snooze", "10m", "--error", "CA in maintenance")
+	if code != exitOK || !strings.HasPrefix(out, "job 1 snoozed: handed out again at ") || !strings.HasSuffix(out, ", 0 attempts counted\n") {
+		t.Errorf("queue failed --snooze: exit %d, %q", code, out)
+	}
+	if code, out, _ := f.queue(t, "next", "--config", f.config); code != exitOK || out != "null\n" {
+		t.Errorf("queue next while snoozed: exit %d, %q, want null", code, out)
+	}
+	f2 := newQueueFixture(t)
+	f2.queue(t, "next", "--config", f2.config)
+	code, out, _ = f2.queue(t, "failed", "1", "--config", f2.config, "--attempt", "1", "--permanent", "--error", "certificate unknown to the CA")
+	if code != exitOK || out != "job 1 failed after 1 attempts: it waits for an operator (revokd queue retry 1)\n" {
+		t.Errorf("queue failed --permanent: exit %d, %q", code, out)
+	}
+	if code, _, errOut := f2.queue(t, "failed", "1", "--config", f2.config, "--permanent", "--snooze", "1m", "--error", "x"); code != exitUsage ||
+		!strings.Contains(errOut, "exclude each other") {
+		t.Errorf("--permanent with --snooze: exit %d, %q", code, errOut)
+	}
+}
+
 func TestQueueErrors(t *testing.T) {
 	f := newQueueFixture(t)
 	pg := filepath.Join(f.dir, "pg.toml")
