@@ -2,7 +2,6 @@ package ingest
 
 import (
 	"bytes"
-	"encoding/base64"
 	"os"
 	"path/filepath"
 	"strings"
@@ -139,7 +138,7 @@ func TestParseMessageSMIMETamperedSignature(t *testing.T) {
 	sender, _, _ := testIdentities(t)
 	inner := mailtest.Entity("application/pdf", "demande.pdf", samplePDF)
 	signed := mailtest.SMIMESign(t, sender, inner, true, false)
-	layer, content, err := openSMIME(tamper(t, signed), nil)
+	layer, content, err := openSMIME(tamperedDER(t, signed), nil)
 	if err != nil {
 		t.Fatalf("openSMIME(tampered) error = %v", err)
 	}
@@ -151,20 +150,8 @@ func TestParseMessageSMIMETamperedSignature(t *testing.T) {
 	}
 }
 
-// tamper decodes the base64 body of an openssl S/MIME entity and changes
-// one byte of the signed text inside the DER structure.
-func tamper(t *testing.T, entity []byte) []byte {
-	t.Helper()
-	i := bytes.Index(entity, []byte("\r\n\r\n"))
-	der, err := base64.StdEncoding.DecodeString(strings.NewReplacer("\r", "", "\n", "").Replace(string(entity[i+4:])))
-	if err != nil {
-		t.Fatal(err)
-	}
-	j := bytes.Index(der, []byte("Bonjour"))
-	if j < 0 {
-		t.Fatal("signed text not found in the DER")
-	}
-	der[j] = 'b'
+func tamperedDER(t *testing.T, entity []byte) []byte {
+	_, der := mailtest.TamperSMIME(t, entity)
 	return der
 }
 

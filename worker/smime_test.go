@@ -3,7 +3,6 @@ package worker_test
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -25,22 +24,9 @@ func pdfOf(t *testing.T, raw []byte) []byte {
 	return msg.Attachments[0].Data
 }
 
-// tamperSMIME changes one byte of the text signed inside an openssl
-// opaque S/MIME entity, so that its signature no longer verifies while
-// the PDF beside the text stays intact.
 func tamperSMIME(t *testing.T, entity []byte) []byte {
-	t.Helper()
-	i := bytes.Index(entity, []byte("\r\n\r\n"))
-	der, err := base64.StdEncoding.DecodeString(strings.NewReplacer("\r", "", "\n", "").Replace(string(entity[i+4:])))
-	if err != nil {
-		t.Fatal(err)
-	}
-	j := bytes.Index(der, []byte("Bonjour"))
-	if j < 0 {
-		t.Fatal("signed text not found")
-	}
-	der[j] = 'b'
-	return append(append([]byte(nil), entity[:i+4]...), []byte(base64.StdEncoding.EncodeToString(der)+"\r\n")...)
+	tampered, _ := mailtest.TamperSMIME(t, entity)
+	return tampered
 }
 
 // An S/MIME signature is evidence, never the decision: a valid one does

@@ -139,6 +139,27 @@ func SMIMEEncrypt(t testing.TB, recipient *Identity, entity []byte) []byte {
 
 // openssl runs openssl with args, then -in and -out, then trailing (the
 // recipients' certificates must come last).
+// TamperSMIME changes one byte of the text "Bonjour" signed inside an
+// opaque S/MIME entity of SMIMESign made from Entity, so that the
+// signature no longer verifies while the attachment beside the text stays
+// intact. It returns the entity, header and base64 body, and the tampered
+// DER structure.
+func TamperSMIME(t testing.TB, entity []byte) (tampered, der []byte) {
+	t.Helper()
+	i := bytes.Index(entity, []byte("\r\n\r\n"))
+	der, err := base64.StdEncoding.DecodeString(strings.NewReplacer("\r", "", "\n", "").Replace(string(entity[i+4:])))
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := bytes.Index(der, []byte("Bonjour"))
+	if j < 0 {
+		t.Fatal("signed text not found in the S/MIME structure")
+	}
+	der[j] = 'b'
+	tampered = append(append([]byte(nil), entity[:i+4]...), base64Lines(der)...)
+	return tampered, der
+}
+
 func openssl(t testing.TB, in []byte, args, trailing []string) []byte {
 	t.Helper()
 	RequireTool(t, "openssl")
