@@ -270,6 +270,17 @@ func TestMailShapesThroughDovecot(t *testing.T) {
 		return len(ev.SMIME) == 1 && ev.SMIME[0].Kind == ingest.SMIMEEncrypted
 	})
 
+	// The operator sees the S/MIME signer in `revokd queue show`.
+	cfgFile := filepath.Join(dir, "revokd.toml")
+	if err := os.WriteFile(cfgFile, []byte(fmt.Sprintf("data_dir = %q\n", dataDir)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var showOut, showErr bytes.Buffer
+	if code := cmdQueue(ctx, []string{"show", "--config", cfgFile, fmt.Sprint(byID["<shape-3@example.fr>"].ID)}, &showOut, &showErr); code != exitOK ||
+		!regexp.MustCompile(`s/mime +signed \(part 1\) by CN=Someone else, serial [0-9a-f]+: signature valid`).MatchString(showOut.String()) {
+		t.Errorf("queue show = %d, want the S/MIME signer:\n%s%s", code, showOut.String(), showErr.String())
+	}
+
 	// The store is private although its folder was created 0755.
 	for _, name := range []string{queue.DatabaseFile, queue.DatabaseFile + "-wal", queue.DatabaseFile + "-shm"} {
 		fi, err := os.Stat(filepath.Join(dataDir, name))

@@ -21,6 +21,7 @@ import (
 	"unicode"
 
 	"github.com/revokd/revokd/authorize"
+	"github.com/revokd/revokd/ingest"
 	"github.com/revokd/revokd/notify"
 	"github.com/revokd/revokd/pdfverify"
 	"github.com/revokd/revokd/queue"
@@ -307,8 +308,9 @@ func printRequest(w io.Writer, d *queue.RequestDetail) error {
 	line("received", "%s", m.ReceivedAt.UTC().Format(time.RFC3339))
 	line("from", "%s", orDash(cleanText(m.Sender, long)))
 	line("message-id", "%s", orDash(cleanText(m.MessageID, long)))
+	printMailEvidence(line, m.Evidence, long)
 	if d.State == revocation.StateNotARequest {
-		line("not a request", "%s", cleanText(d.Reason, long))
+		line("not a request", "%s%s", cleanText(d.Reason, long), prefixed(" ", parenthesized(cleanText(string(d.ReasonCode), 64))))
 	} else {
 		line("attachment", "%s", orDash(cleanText(d.AttachmentName, long)))
 		line("code", "%s", orDash(cleanText(string(d.ReasonCode), long)))
@@ -615,4 +617,42 @@ func describeIssuer(ctx context.Context, store *queue.Store, cfg *Config, j *que
 		return nil
 	}
 	return errors.New("no certificate of ca.issuers issued it: issuerCertSha256 left out")
+}
+
+// printMailEvidence shows what the mail says of its origin: evidence for
+// the operator, never part of the decision.
+func printMailEvidence(line func(k, format string, args ...any), raw json.RawMessage, long int) {
+	if len(raw) == 0 {
+		return
+	}
+	var ev ingest.Evidence
+	if json.Unmarshal(raw, &ev) != nil {
+		return
+	}
+	if ev.FromDecoding != "" {
+		line("from field", "read as %s from the raw %q", ev.FromDecoding, cleanText(string(ev.FromRaw), long))
+	}
+	for _, l := range ev.SMIME {
+		switch {
+		case l.Kind == ingest.SMIMEEncrypted:
+			line("s/mime", "encrypted (part %s), opened with the desk's key", l.Path)
+		case l.Signer == nil:
+			line("s/mime", "signed (part %s), no single signer", l.Path)
+		default:
+			verdict := "signature valid (certificate not chained; evidence only)"
+			if !l.SignatureValid {
+				verdict = "signature NOT valid: " + cleanText(l.SignatureError, long)
+			}
+			line("s/mime", "signed (part %s) by %s, serial %s: %s", l.Path, cleanText(l.Signer.Subject, long), l.Signer.SerialNumber, verdict)
+		}
+	}
+	for _, r := range ev.DKIM {
+		line("dkim", "%s %s%s", r.Result, orDash(cleanText(r.Domain, long)), prefixed(": ", cleanText(r.Error, long)))
+	}
+	for _, a := range ev.AuthenticationResults {
+		line("auth-results", "%s", cleanText(a, long))
+	}
+	for _, u := range ev.Unopened {
+		line("not read", "part %s %s (%s): %s", u.Path, cleanText(u.FileName, long), u.Kind, cleanText(u.Reason, long))
+	}
 }
