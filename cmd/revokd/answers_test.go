@@ -118,7 +118,9 @@ func TestAnswersThroughDovecot(t *testing.T) {
 	for _, r := range rows {
 		byMessageID[r.MessageID] = r
 	}
-	ref := func(i int) string { return fmt.Sprintf("[réf. %d]", byMessageID[fmt.Sprintf("<demo-%d@example.fr>", i)].ID) }
+	ref := func(i int) string {
+		return fmt.Sprintf("[réf. %d]", byMessageID[fmt.Sprintf("<demo-%d@example.fr>", i)].ID)
+	}
 
 	got := relayedBy(t, relay)
 	if len(got["robot@example.fr"])+len(got["absent@example.fr"]) != 0 {
