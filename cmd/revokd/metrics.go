@@ -37,7 +37,7 @@ var (
 // dashboard's query never meets a missing series.
 var (
 	jobStates     = []string{string(queue.JobPending), string(queue.JobRunning), string(queue.JobDone), string(queue.JobFailed)}
-	outboxStates  = []string{queue.OutboxPending, queue.OutboxRunning, queue.OutboxSent, queue.OutboxFailed}
+	outboxStates  = []string{queue.OutboxPending, queue.OutboxRunning, queue.OutboxSent, queue.OutboxFailed, queue.OutboxSuppressed}
 	sessionStates = []ingest.SessionState{ingest.SessionStarting, ingest.SessionReady, ingest.SessionAuthFailed, ingest.SessionDown}
 )
 
