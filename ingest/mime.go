@@ -245,6 +245,7 @@ func ParseMessageWith(r io.Reader, opts Options) (*Message, error) {
 	}
 
 	w := walker{lim: lim, msg: msg, dec: opts.Decrypter}
+	w.detached(h, raw, "")
 	if err := w.message(h, body, "", 0); err != nil {
 		msg.Attachments = nil
 		return msg, err

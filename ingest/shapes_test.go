@@ -25,6 +25,9 @@ var shapeSeeds = []struct {
 	{"shape-smime-opaque-ber.eml", func(t *testing.T, s, _ *mailtest.Identity) []byte {
 		return smimeMail(mailtest.SMIMESign(t, s, mailtest.Entity("application/pdf", "demande.pdf", samplePDF), true, true))
 	}, true, ""},
+	{"shape-smime-detached.eml", func(t *testing.T, s, _ *mailtest.Identity) []byte {
+		return smimeMail(mailtest.SMIMESign(t, s, mailtest.Entity("application/pdf", "demande.pdf", samplePDF), false, false))
+	}, true, ""},
 	{"shape-smime-encrypted.eml", func(t *testing.T, _, d *mailtest.Identity) []byte {
 		return smimeMail(mailtest.SMIMEEncrypt(t, d, mailtest.Entity("application/pdf", "demande.pdf", samplePDF)))
 	}, true, ""},

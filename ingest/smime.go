@@ -28,16 +28,20 @@ const (
 	// SMIMEEncrypted is enveloped-data, encrypted to the desk's
 	// certificate.
 	SMIMEEncrypted = "enveloped-data"
+	// SMIMEDetached is a detached signature (multipart/signed, RFC 8551
+	// 3.5): the signed entity is the first part, the signature the
+	// second.
+	SMIMEDetached = "detached-signature"
 )
 
 // SMIMELayer is one opaque S/MIME layer that ParseMessage opened. It is
 // evidence shown to operators, never a reason to accept a request: the
 // signed PDF alone authorises a revocation.
 type SMIMELayer struct {
-	// Path is the layer's part in IMAP section numbering; the entity it
-	// carries is numbered under it.
+	// Path is the layer's part in IMAP section numbering ("" for the
+	// message itself); the entity it carries is numbered under it.
 	Path string `json:"path"`
-	// Kind is SMIMESigned or SMIMEEncrypted.
+	// Kind is SMIMESigned, SMIMEDetached or SMIMEEncrypted.
 	Kind string `json:"kind"`
 	// Signer is the signing certificate of signed-data, nil when the
 	// layer names none (or several).
@@ -211,6 +215,9 @@ func (w *walker) smime(h textproto.Header, params map[string]string, body io.Rea
 	w.msg.SMIME = append(w.msg.SMIME, *layer)
 
 	inner, innerBody, err := readHeader(bytes.NewReader(content))
+	if err == nil {
+		w.detached(inner, content, path)
+	}
 	if err != nil {
 		return fmt.Errorf("%w: reading the entity inside the S/MIME part %s: %w", ErrMalformed, path, err)
 	}
@@ -271,6 +278,94 @@ func openSMIME(data []byte, dec *Decrypter) (*SMIMELayer, []byte, error) {
 	}
 	return layer, p7.Content, nil
 }
+
+// detached records the detached S/MIME signature of raw, an entity whose
+// header is h, when it is multipart/signed with a PKCS #7 signature: the
+// common S/MIME form, whose PDF the MIME walk finds like any other. Only
+// the message itself and the entity inside an opaque layer are looked
+// at, where revokd holds the entity's bytes as received; a signature that
+// cannot be read is recorded as not valid.
+func (w *walker) detached(h textproto.Header, raw []byte, path string) {
+	mediaType, params := contentType(h, "")
+	if mediaType != "multipart/signed" || !strings.Contains(strings.ToLower(params["protocol"]), "pkcs7-signature") {
+		return
+	}
+	layer := SMIMELayer{Path: path, Kind: SMIMEDetached}
+	if err := verifyDetached(raw, params["boundary"], &layer); err != nil {
+		layer.SignatureError = err.Error()
+	}
+	w.msg.SMIME = append(w.msg.SMIME, layer)
+}
+
+// verifyDetached finds the two parts of a multipart/signed entity in raw
+// and verifies the signature (the second part) over the first part's
+// bytes, header included, as they were sent (RFC 8551, 3.5).
+func verifyDetached(raw []byte, boundary string, layer *SMIMELayer) error {
+	if boundary == "" {
+		return errors.New("multipart/signed without a boundary")
+	}
+	delim := []byte("--" + boundary)
+	// The first delimiter starts a line; the body starts after the
+	// header's blank line.
+	start := bytes.Index(raw, []byte("\r\n\r\n"))
+	if start < 0 {
+		return errors.New("no body")
+	}
+	body := raw[start+2:]
+	first := bytes.Index(body, append([]byte("\r\n"), delim...))
+	if first < 0 {
+		return errors.New("first part not found")
+	}
+	rest := body[first+2+len(delim):]
+	eol := bytes.Index(rest, []byte("\r\n"))
+	if eol < 0 {
+		return errors.New("first part not found")
+	}
+	rest = rest[eol+2:]
+	second := bytes.Index(rest, append([]byte("\r\n"), delim...))
+	if second < 0 {
+		return errors.New("signature part not found")
+	}
+	signed := rest[:second]
+	sigPart := rest[second+2+len(delim):]
+	if eol := bytes.Index(sigPart, []byte("\r\n")); eol >= 0 {
+		sigPart = sigPart[eol+2:]
+	}
+	if end := bytes.Index(sigPart, append([]byte("\r\n"), delim...)); end >= 0 {
+		sigPart = sigPart[:end+2]
+	}
+	sh, sigBody, err := readHeader(bytes.NewReader(sigPart))
+	if err != nil {
+		return fmt.Errorf("signature part: %w", err)
+	}
+	decoded, err := transferDecoder(sh, sigBody)
+	if err != nil {
+		return fmt.Errorf("signature part: %w", err)
+	}
+	sig, err := io.ReadAll(io.LimitReader(decoded, maxDetachedSignatureBytes+1))
+	if err != nil || len(sig) > maxDetachedSignatureBytes {
+		return fmt.Errorf("signature part unreadable or over %d bytes", maxDetachedSignatureBytes)
+	}
+	der, err := berToDER(sig)
+	if err != nil {
+		return fmt.Errorf("signature is not a CMS structure: %w", err)
+	}
+	p7, err := pkcs7.Parse(der)
+	if err != nil {
+		return fmt.Errorf("signature cannot be parsed: %w", err)
+	}
+	layer.Signer = summarize(p7.GetOnlySigner())
+	p7.Content = signed
+	if err := p7.Verify(); err != nil {
+		return err
+	}
+	layer.SignatureValid = true
+	return nil
+}
+
+// maxDetachedSignatureBytes bounds a detached signature: a signer's chain
+// of a few certificates with revocation data stays under 64 KiB.
+const maxDetachedSignatureBytes = 1 << 20
 
 // maxBERNesting bounds the nesting of BER elements that berToDER converts.
 // CMS signed-data nests about 10 levels deep; go.mozilla.org/pkcs7's own

@@ -63,6 +63,7 @@ func TestParseMessageSMIME(t *testing.T) {
 	}
 	inner := mailtest.Entity("application/pdf", "demande.pdf", samplePDF)
 	opaque := mailtest.SMIMESign(t, sender, inner, true, false)
+	detached := mailtest.SMIMESign(t, sender, inner, false, false)
 	tests := []struct {
 		name         string
 		raw          []byte
@@ -78,8 +79,12 @@ func TestParseMessageSMIME(t *testing.T) {
 			wantPDF: true, wantLayers: []string{SMIMESigned}, wantValid: true},
 		{name: "ok/opaque-signed-streamed-ber", raw: smimeMail(mailtest.SMIMESign(t, sender, inner, true, true)),
 			wantPDF: true, wantLayers: []string{SMIMESigned}, wantValid: true},
-		{name: "ok/detached-multipart-signed", raw: smimeMail(mailtest.SMIMESign(t, sender, inner, false, false)),
-			wantPDF: true},
+		{name: "ok/detached-multipart-signed", raw: smimeMail(detached),
+			wantPDF: true, wantLayers: []string{SMIMEDetached}, wantValid: true},
+		{name: "ok/detached-then-encrypted", raw: smimeMail(mailtest.SMIMEEncrypt(t, desk, detached)), dec: deskKey,
+			wantPDF: true, wantLayers: []string{SMIMEEncrypted, SMIMEDetached}, wantValid: true},
+		{name: "fail/detached-signed-text-changed", raw: smimeMail(bytes.Replace(detached, []byte("Bonjour"), []byte("bonjour"), 1)),
+			wantPDF: true, wantLayers: []string{SMIMEDetached}, wantValid: false},
 		{name: "ok/encrypted-to-the-desk", raw: smimeMail(mailtest.SMIMEEncrypt(t, desk, inner)), dec: deskKey,
 			wantPDF: true, wantLayers: []string{SMIMEEncrypted}},
 		{name: "ok/signed-then-encrypted", raw: smimeMail(mailtest.SMIMEEncrypt(t, desk, opaque)), dec: deskKey,
@@ -105,7 +110,7 @@ func TestParseMessageSMIME(t *testing.T) {
 			var kinds []string
 			for _, l := range msg.SMIME {
 				kinds = append(kinds, l.Kind)
-				if l.Kind == SMIMESigned {
+				if l.Kind == SMIMESigned || l.Kind == SMIMEDetached {
 					if l.SignatureValid != tt.wantValid {
 						t.Errorf("signature valid = %v (%s), want %v", l.SignatureValid, l.SignatureError, tt.wantValid)
 					}

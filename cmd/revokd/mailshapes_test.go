@@ -266,6 +266,9 @@ func TestMailShapesThroughDovecot(t *testing.T) {
 		return len(ev.SMIME) == 1 && ev.SMIME[0].SignatureValid && ev.SMIME[0].Signer != nil &&
 			ev.SMIME[0].Signer.Emails[0] == stranger.EmailAddress
 	})
+	checkEvidence("<shape-4@example.fr>", func(ev ingest.Evidence) bool {
+		return len(ev.SMIME) == 1 && ev.SMIME[0].Kind == ingest.SMIMEDetached && ev.SMIME[0].SignatureValid
+	})
 	checkEvidence("<shape-5@example.fr>", func(ev ingest.Evidence) bool {
 		return len(ev.SMIME) == 1 && ev.SMIME[0].Kind == ingest.SMIMEEncrypted
 	})
@@ -277,7 +280,7 @@ func TestMailShapesThroughDovecot(t *testing.T) {
 	}
 	var showOut, showErr bytes.Buffer
 	if code := cmdQueue(ctx, []string{"show", "--config", cfgFile, fmt.Sprint(byID["<shape-3@example.fr>"].ID)}, &showOut, &showErr); code != exitOK ||
-		!regexp.MustCompile(`s/mime +signed \(part 1\) by CN=Someone else, serial [0-9a-f]+: signature valid`).MatchString(showOut.String()) {
+		!regexp.MustCompile(`s/mime +signed-data \(part 1\) by CN=Someone else, serial [0-9a-f]+: signature valid`).MatchString(showOut.String()) {
 		t.Errorf("queue show = %d, want the S/MIME signer:\n%s%s", code, showOut.String(), showErr.String())
 	}
 

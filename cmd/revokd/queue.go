@@ -633,17 +633,21 @@ func printMailEvidence(line func(k, format string, args ...any), raw json.RawMes
 		line("from field", "read as %s from the raw %q", ev.FromDecoding, cleanText(string(ev.FromRaw), long))
 	}
 	for _, l := range ev.SMIME {
+		where := "part " + l.Path
+		if l.Path == "" {
+			where = "the message"
+		}
+		verdict := "signature valid (certificate not chained; evidence only)"
+		if !l.SignatureValid {
+			verdict = "signature NOT valid: " + cleanText(l.SignatureError, long)
+		}
 		switch {
 		case l.Kind == ingest.SMIMEEncrypted:
-			line("s/mime", "encrypted (part %s), opened with the desk's key", l.Path)
+			line("s/mime", "%s (%s), opened with the desk's key", l.Kind, where)
 		case l.Signer == nil:
-			line("s/mime", "signed (part %s), no single signer", l.Path)
+			line("s/mime", "%s (%s), no single signer: %s", l.Kind, where, verdict)
 		default:
-			verdict := "signature valid (certificate not chained; evidence only)"
-			if !l.SignatureValid {
-				verdict = "signature NOT valid: " + cleanText(l.SignatureError, long)
-			}
-			line("s/mime", "signed (part %s) by %s, serial %s: %s", l.Path, cleanText(l.Signer.Subject, long), l.Signer.SerialNumber, verdict)
+			line("s/mime", "%s (%s) by %s, serial %s: %s", l.Kind, where, cleanText(l.Signer.Subject, long), l.Signer.SerialNumber, verdict)
 		}
 	}
 	for _, r := range ev.DKIM {

@@ -323,7 +323,7 @@ func printMail(w io.Writer, mr *mailReport, verbose bool) {
 		if l.Signer != nil {
 			line += fmt.Sprintf(": signer %q serial %s", l.Signer.Subject, l.Signer.SerialNumber)
 		}
-		if l.Kind == ingest.SMIMESigned {
+		if l.Kind != ingest.SMIMEEncrypted {
 			if l.SignatureValid {
 				line += ", signature valid (certificate not chained; evidence only)"
 			} else {
