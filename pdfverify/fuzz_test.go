@@ -2,7 +2,12 @@ package pdfverify_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/x509"
+	"crypto/x509/pkix"
+	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
@@ -33,6 +38,7 @@ func FuzzVerify(f *testing.F) {
 		}
 		f.Add(b)
 	}
+	addShapes(f, filepath.Join(dir, "form.pdf"))
 	rootPEM, err := os.ReadFile(filepath.Join(dir, "root.pem"))
 	if err != nil {
 		f.Fatal(err)
@@ -51,6 +57,9 @@ func FuzzVerify(f *testing.F) {
 		}
 		if rep.Indication == "" || (rep.Indication != pdfverify.TotalPassed && rep.Reason == "") {
 			t.Fatalf("incomplete report: %+v", rep)
+		}
+		if rep.SubIndication == pdfverify.InternalError {
+			t.Fatalf("the verifier panicked: %s", rep.Reason)
 		}
 		for _, c := range rep.Checks {
 			if strings.Contains(c.Detail, "internal error") {
@@ -80,4 +89,58 @@ func TestPDFAClaim(t *testing.T) {
 	if !rep.Accepted() || rep.PDFA != "" {
 		t.Errorf("form without PDF/A claim: accepted %v, PDFA %q; want accepted with no claim", rep.Accepted(), rep.PDFA)
 	}
+}
+
+// addShapes seeds the fuzzer with the forgeries of the structure and
+// appearance rules and the updates producers append after signing, signed
+// with a throwaway ECDSA certificate (an RSA key takes minutes to make
+// under the fuzzer's instrumentation; an EC key does not).
+func addShapes(f *testing.F, formPath string) {
+	form, err := os.ReadFile(formPath)
+	if err != nil {
+		f.Fatal(err)
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		f.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "fuzz"},
+		NotBefore: pdfsigFixtureTime.Add(-time.Hour), NotAfter: pdfsigFixtureTime.Add(time.Hour), KeyUsage: x509.KeyUsageDigitalSignature}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		f.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		f.Fatal(err)
+	}
+	sign := func(b []byte) []byte {
+		out, err := testsign.Sign(b, testsign.SignOptions{Key: key, Cert: cert, SigningTime: pdfsigFixtureTime, ContentsSize: 2048})
+		if err != nil {
+			f.Fatal(err)
+		}
+		return out
+	}
+	for _, forge := range []func([]byte, string, string) ([]byte, error){
+		testsign.HideFieldInXRefStm, testsign.DuplicateFieldObject,
+		testsign.AppearanceShows, testsign.AppearanceInNestedForm, testsign.HiddenFieldPageShows,
+	} {
+		b, err := forge(form, "certificat_numero_serie", "deadbeef")
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(sign(b))
+	}
+	signed := sign(form)
+	for _, o := range []testsign.LTVOptions{
+		{Certs: [][]byte{der}, RestateFreeHead: true, RewriteMetadata: true, Extensions: true, Info: true, Orphan: true},
+		{NewMetadata: true, Metadata: []byte("<x:xmpmeta xmlns:x='adobe:ns:meta/'/>")},
+	} {
+		b, err := testsign.AddLTV(signed, o)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add(sign(append(append([]byte{}, form...), "\n% 7 0 obj stray\n"...)))
 }

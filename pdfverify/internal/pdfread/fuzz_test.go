@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/revokd/revokd/internal/testsign"
 )
 
 // maxFuzzEntries bounds the objects read per fuzz input, to keep each
@@ -29,6 +31,26 @@ func fuzzSeeds(tb testing.TB) [][]byte {
 	writeStreams(w, 0)
 	w.hybridOneSection(30, trailerRoot)
 	seeds = append(seeds, w.bytes())
+	// Ambiguous structures: a hybrid stream hiding an object, a field
+	// defined twice, an object stream holding it twice.
+	plain, err1 := testsign.Form(map[string]string{"certificat_numero_serie": "0a1b2c3d"}, testsign.FormOptions{})
+	streamed, err2 := testsign.Form(map[string]string{"certificat_numero_serie": "0a1b2c3d"}, testsign.FormOptions{XRefStream: true})
+	if err1 != nil || err2 != nil {
+		tb.Fatal(err1, err2)
+	}
+	for _, shape := range []struct {
+		form  []byte
+		forge func([]byte, string, string) ([]byte, error)
+	}{
+		{plain, testsign.HideFieldInXRefStm}, {plain, testsign.DuplicateFieldObject}, {streamed, testsign.ObjectStreamTwice},
+		{plain, testsign.AppearanceShows}, {plain, testsign.AppearanceInNestedForm},
+	} {
+		b, err := shape.forge(shape.form, "certificat_numero_serie", "deadbeef")
+		if err != nil {
+			tb.Fatal(err)
+		}
+		seeds = append(seeds, b)
+	}
 	for _, pattern := range []string{"../../../testdata/*.pdf", "../../../testdata/*/*.pdf"} {
 		paths, err := filepath.Glob(pattern)
 		if err != nil {
@@ -74,6 +96,8 @@ func runFuzzBody(t *testing.T, data []byte) {
 		check("Fields", err)
 		_, _, err = file.PDFAIdentification()
 		check("PDFAIdentification", err)
+		_, err = file.Ambiguity()
+		check("Ambiguity", err)
 		n := 0
 		for _, s := range file.Sections() {
 			for num, e := range s.Entries {
@@ -84,8 +108,10 @@ func runFuzzBody(t *testing.T, data []byte) {
 				o, err := file.Object(r)
 				check("Object", err)
 				if st, ok := o.(*Stream); ok {
-					_, err := file.Decode(st)
+					b, err := file.Decode(st)
 					check("Decode", err)
+					_, err = file.ContentOps(b)
+					check("ContentOps", err)
 				}
 				if start, end, err := file.ValueSpan(r, "Contents"); err == nil {
 					if start < 0 || start >= end || end > int64(len(data)) {
