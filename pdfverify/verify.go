@@ -22,14 +22,16 @@
 //   - that every key and digest relied on (signer, chain, timestamp, TSA,
 //     CRLs, OCSP responses) meets Options.Algorithms, a dated table;
 //
-// and for the document: no encryption, nothing appended after the last
-// signed revision but DSS (LTV) updates, signatures that agree on the form,
-// the AcroForm values read from the revision the last signature covers, and
-// the PDF/A claim of its XMP metadata.
+// and for the document: no encryption, a structure that reads one way only,
+// nothing appended after the last signed revision but DSS (LTV) updates,
+// document timestamps and what producers harmlessly rewrite with them,
+// signatures that agree on the form, text fields whose appearances show
+// their values, the AcroForm values read from the revision the last
+// signature covers, and the PDF/A claim of its XMP metadata.
 //
 // Verify does not check: that the document really conforms to PDF/A (only
-// the claim is read), what the page shows (appearance streams are not
-// compared with field values), DocMDP/FieldMDP permissions, the signature
+// the claim is read), text an appearance draws as paths or the page content
+// around the fields, DocMDP/FieldMDP permissions, the signature
 // policy (SignaturePolicyIdentifier) of CAdES-EPES, nor the revocation
 // status of a document timestamp's authority. The claimed signing time (/M, the
 // signingTime attribute) is reported but never used as the validation time.
