@@ -11,35 +11,6 @@ import (
 // the field's old value, a verifier reading the file another way the new
 // one. Each returns an unsigned file; sign it with Sign.
 
-// changedField returns the field's dictionary with value as its /V and an
-// appearance showing it, the appearance added to u.
-func changedField(doc *document, u *update, field, value string) (formField, *pdfDict, error) {
-	acro, err := acroForm(doc)
-	if err != nil {
-		return formField{}, nil, err
-	}
-	if acro == nil {
-		return formField{}, nil, errors.New("document has no AcroForm")
-	}
-	f, err := findField(doc, acro, field)
-	if err != nil {
-		return formField{}, nil, err
-	}
-	d := f.dict.clone()
-	d.set("V", textString(value))
-	if rect, ok := d.get("Rect").(pdfArray); ok && len(rect) == 4 {
-		fontRes := newDict()
-		if dr, err := doc.dict(acro.get("DR")); err == nil {
-			if fr, err := doc.dict(dr.get("Font")); err == nil {
-				fontRes = fr
-			}
-		}
-		w, h := number(rect[2])-number(rect[0]), number(rect[3])-number(rect[1])
-		d.set("AP", newDict("N", u.add(textAppearance(w, h, value, fontRes))))
-	}
-	return f, d, nil
-}
-
 // HideFieldInXRefStm appends a hybrid-reference update (a classic table
 // whose trailer names an /XRefStm stream) that redefines the field with
 // value, listing the new field only in the stream. The table of the
@@ -48,18 +19,14 @@ func changedField(doc *document, u *update, field, value string) (formField, *pd
 // the old value, a PDF 1.5 reader the new one. The form must end with a
 // classic table.
 func HideFieldInXRefStm(form []byte, field, value string) ([]byte, error) {
-	doc, err := parseDocument(form)
-	if err != nil {
-		return nil, fmt.Errorf("reading the document: %w", err)
-	}
-	if doc.xrefStream {
-		return nil, errors.New("the form ends with a cross-reference stream, not a table")
-	}
-	u := newUpdate(doc)
-	f, d, err := changedField(doc, u, field, value)
+	e, err := editField(form, field)
 	if err != nil {
 		return nil, err
 	}
+	if e.doc.xrefStream {
+		return nil, errors.New("the form ends with a cross-reference stream, not a table")
+	}
+	doc, u, f, d := e.doc, e.u, e.f, e.withValue(value)
 	var buf bytes.Buffer
 	buf.Write(endLine(form))
 	offsets := map[int]int64{}
@@ -104,22 +71,18 @@ func HideFieldInXRefStm(form []byte, field, value string) ([]byte, error) {
 // looks damaged) keeps the last definition and shows the old value; a
 // reader following the table, the new one.
 func DuplicateFieldObject(form []byte, field, value string) ([]byte, error) {
-	doc, err := parseDocument(form)
-	if err != nil {
-		return nil, fmt.Errorf("reading the document: %w", err)
-	}
-	u := newUpdate(doc)
-	f, d, err := changedField(doc, u, field, value)
+	e, err := editField(form, field)
 	if err != nil {
 		return nil, err
 	}
-	u.set(f.ref.num, d)
-	out, _ := u.write()
-	// The old definition again, just before the cross-reference section.
-	xref := bytes.LastIndex(out, []byte("\nxref\n")) + 1
-	if doc.xrefStream {
+	if e.doc.xrefStream {
 		return nil, errors.New("the form ends with a cross-reference stream, not a table")
 	}
+	f := e.f
+	e.u.set(f.ref.num, e.withValue(value))
+	out, _ := e.u.write()
+	// The old definition again, just before the cross-reference section.
+	xref := bytes.LastIndex(out, []byte("\nxref\n")) + 1
 	var old bytes.Buffer
 	writeIndirect(&old, f.ref.num, f.dict)
 	fixed := append(append(append([]byte{}, out[:xref]...), old.Bytes()...), out[xref:]...)
@@ -131,18 +94,14 @@ func DuplicateFieldObject(form []byte, field, value string) ([]byte, error) {
 // then as it was. Readers that index an object stream by object number
 // keep one or the other. The form must end with a cross-reference stream.
 func ObjectStreamTwice(form []byte, field, value string) ([]byte, error) {
-	doc, err := parseDocument(form)
-	if err != nil {
-		return nil, fmt.Errorf("reading the document: %w", err)
-	}
-	if !doc.xrefStream {
-		return nil, errors.New("the form ends with a cross-reference table, not a stream")
-	}
-	u := newUpdate(doc)
-	f, d, err := changedField(doc, u, field, value)
+	e, err := editField(form, field)
 	if err != nil {
 		return nil, err
 	}
+	if !e.doc.xrefStream {
+		return nil, errors.New("the form ends with a cross-reference table, not a stream")
+	}
+	doc, u, f, d := e.doc, e.u, e.f, e.withValue(value)
 	var buf bytes.Buffer
 	buf.Write(endLine(form))
 	entries := map[int]xrefEntry{}

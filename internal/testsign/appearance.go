@@ -11,56 +11,66 @@ import (
 // keeps its value (/V, what a verifier reads) while the page shows the
 // signer something else. Each returns an unsigned file; sign it with Sign.
 
-// fieldForUpdate finds field and the font resources of the form.
-func fieldForUpdate(doc *document, field string) (formField, *pdfDict, error) {
+// fieldEdit is a form parsed for an update that changes one field: the
+// field, the form's font resources and the field's size.
+type fieldEdit struct {
+	doc     *document
+	u       *update
+	f       formField
+	fontRes *pdfDict
+	w, h    float64
+}
+
+func editField(form []byte, field string) (*fieldEdit, error) {
+	doc, err := parseDocument(form)
+	if err != nil {
+		return nil, fmt.Errorf("reading the document: %w", err)
+	}
 	acro, err := acroForm(doc)
 	if err != nil {
-		return formField{}, nil, err
+		return nil, err
 	}
 	if acro == nil {
-		return formField{}, nil, errors.New("document has no AcroForm")
+		return nil, errors.New("document has no AcroForm")
 	}
 	f, err := findField(doc, acro, field)
 	if err != nil {
-		return formField{}, nil, err
+		return nil, err
 	}
-	fontRes := newDict()
+	e := &fieldEdit{doc: doc, u: newUpdate(doc), f: f, fontRes: newDict()}
 	if dr, err := doc.dict(acro.get("DR")); err == nil {
 		if fr, err := doc.dict(dr.get("Font")); err == nil {
-			fontRes = fr
+			e.fontRes = fr
 		}
 	}
-	return f, fontRes, nil
+	rect, ok := f.dict.get("Rect").(pdfArray)
+	if !ok || len(rect) != 4 {
+		return nil, errors.New("field has no /Rect")
+	}
+	e.w, e.h = number(rect[2])-number(rect[0]), number(rect[3])-number(rect[1])
+	return e, nil
 }
 
-func fieldSize(d *pdfDict) (w, h float64, err error) {
-	rect, ok := d.get("Rect").(pdfArray)
-	if !ok || len(rect) != 4 {
-		return 0, 0, errors.New("field has no /Rect")
-	}
-	return number(rect[2]) - number(rect[0]), number(rect[3]) - number(rect[1]), nil
+// withValue returns the field's dictionary with value as its /V and an
+// appearance showing it, the appearance added to the update.
+func (e *fieldEdit) withValue(value string) *pdfDict {
+	d := e.f.dict.clone()
+	d.set("V", textString(value))
+	d.set("AP", newDict("N", e.u.add(textAppearance(e.w, e.h, value, e.fontRes))))
+	return d
 }
 
 // AppearanceShows gives the field an appearance that draws shown, its
 // value unchanged: the viewer shows shown, /V says otherwise.
 func AppearanceShows(form []byte, field, shown string) ([]byte, error) {
-	doc, err := parseDocument(form)
-	if err != nil {
-		return nil, fmt.Errorf("reading the document: %w", err)
-	}
-	f, fontRes, err := fieldForUpdate(doc, field)
+	e, err := editField(form, field)
 	if err != nil {
 		return nil, err
 	}
-	w, h, err := fieldSize(f.dict)
-	if err != nil {
-		return nil, err
-	}
-	u := newUpdate(doc)
-	d := f.dict.clone()
-	d.set("AP", newDict("N", u.add(textAppearance(w, h, shown, fontRes))))
-	u.set(f.ref.num, d)
-	out, _ := u.write()
+	d := e.f.dict.clone()
+	d.set("AP", newDict("N", e.u.add(textAppearance(e.w, e.h, shown, e.fontRes))))
+	e.u.set(e.f.ref.num, d)
+	out, _ := e.u.write()
 	return out, nil
 }
 
@@ -68,68 +78,51 @@ func AppearanceShows(form []byte, field, shown string) ([]byte, error) {
 // value invisibly (text rendering mode 3) and shown through a nested form
 // XObject.
 func AppearanceInNestedForm(form []byte, field, shown string) ([]byte, error) {
-	doc, err := parseDocument(form)
-	if err != nil {
-		return nil, fmt.Errorf("reading the document: %w", err)
-	}
-	f, fontRes, err := fieldForUpdate(doc, field)
-	if err != nil {
-		return nil, err
-	}
-	w, h, err := fieldSize(f.dict)
+	e, err := editField(form, field)
 	if err != nil {
 		return nil, err
 	}
 	value := ""
-	if s, ok := f.dict.get("V").(pdfString); ok {
+	if s, ok := e.f.dict.get("V").(pdfString); ok {
 		value = DecodeTextString(s.b)
 	}
-	u := newUpdate(doc)
-	inner := u.add(textAppearance(w, h, shown, fontRes))
+	inner := e.u.add(textAppearance(e.w, e.h, shown, e.fontRes))
 	var c bytes.Buffer
 	fmt.Fprintf(&c, "BT /Helv %d Tf 3 Tr 3 5 Td ", fontSize)
 	showText(&c, value)
 	c.WriteString(" Tj ET /Shown Do\n")
-	outer := u.add(&pdfStream{
+	outer := e.u.add(&pdfStream{
 		dict: newDict("Type", pdfName("XObject"), "Subtype", pdfName("Form"),
-			"BBox", pdfArray{0, 0, w, h}, "Resources", newDict("Font", fontRes, "XObject", newDict("Shown", inner))),
+			"BBox", pdfArray{0, 0, e.w, e.h}, "Resources", newDict("Font", e.fontRes, "XObject", newDict("Shown", inner))),
 		data: c.Bytes(),
 	})
-	d := f.dict.clone()
+	d := e.f.dict.clone()
 	d.set("AP", newDict("N", outer))
-	u.set(f.ref.num, d)
-	out, _ := u.write()
+	e.u.set(e.f.ref.num, d)
+	out, _ := e.u.write()
 	return out, nil
 }
 
 // HiddenFieldPageShows hides the field's widget and prints shown where it
 // stood, in a content stream added to the page.
 func HiddenFieldPageShows(form []byte, field, shown string) ([]byte, error) {
-	doc, err := parseDocument(form)
-	if err != nil {
-		return nil, fmt.Errorf("reading the document: %w", err)
-	}
-	f, _, err := fieldForUpdate(doc, field)
+	e, err := editField(form, field)
 	if err != nil {
 		return nil, err
 	}
-	rect, ok := f.dict.get("Rect").(pdfArray)
-	if !ok || len(rect) != 4 {
-		return nil, errors.New("field has no /Rect")
-	}
-	pageRef, page, err := firstPage(doc)
+	rect := e.f.dict.get("Rect").(pdfArray)
+	pageRef, page, err := firstPage(e.doc)
 	if err != nil {
 		return nil, err
 	}
-	u := newUpdate(doc)
-	d := f.dict.clone()
+	d := e.f.dict.clone()
 	d.set("F", 2) // Hidden
-	u.set(f.ref.num, d)
+	e.u.set(e.f.ref.num, d)
 	var c bytes.Buffer
 	fmt.Fprintf(&c, "BT /F1 %d Tf %s %s Td ", fontSize, formatReal(number(rect[0])+3), formatReal(number(rect[1])+5))
 	showText(&c, shown)
 	c.WriteString(" Tj ET\n")
-	extra := u.add(&pdfStream{dict: newDict(), data: c.Bytes()})
+	extra := e.u.add(&pdfStream{dict: newDict(), data: c.Bytes()})
 	p := page.clone()
 	contents := pdfArray{}
 	switch x := p.get("Contents").(type) {
@@ -139,8 +132,8 @@ func HiddenFieldPageShows(form []byte, field, shown string) ([]byte, error) {
 		contents = append(contents, x...)
 	}
 	p.set("Contents", append(contents, extra))
-	u.set(pageRef.num, p)
-	out, _ := u.write()
+	e.u.set(pageRef.num, p)
+	out, _ := e.u.write()
 	return out, nil
 }
 
