@@ -31,15 +31,9 @@ func TestContentsHoldsOnlyTheCMS(t *testing.T) {
 		sub  pdfverify.SubIndication
 	}{
 		{"ok/zero-padding", func(_, cms []byte) []byte { return append(cms, make([]byte, 64)...) }, ""},
-		{"fail/text-after-the-cms", func(_, cms []byte) []byte {
-			return append(cms, "certificat_numero_serie=deadbeef"...)
-		}, pdfverify.FormatFailure},
-		{"fail/a-second-cms-after-the-first", func(_, cms []byte) []byte { return append(cms, cms...) }, pdfverify.FormatFailure},
-		{"fail/one-byte-among-the-zeros", func(_, cms []byte) []byte {
-			pad := make([]byte, 300)
-			pad[299] = 1
-			return append(cms, pad...)
-		}, pdfverify.FormatFailure},
+		{"fail/text-after-the-cms", testsign.AppendToCMS([]byte("certificat_numero_serie=deadbeef")), pdfverify.FormatFailure},
+		{"fail/a-second-cms-after-the-first", testsign.SecondCMS(), pdfverify.FormatFailure},
+		{"fail/one-byte-among-the-zeros", testsign.AppendToCMS(append(make([]byte, 299), 1)), pdfverify.FormatFailure},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

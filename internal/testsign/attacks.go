@@ -382,3 +382,16 @@ func Garbage(size int, seed uint64) []byte {
 	}
 	return out[:max(size, 0)]
 }
+
+// AppendToCMS returns a SignOptions.CMS hook that writes extra after the
+// genuine CMS in /Contents, where zero padding belongs: data a lenient
+// verifier ignores.
+func AppendToCMS(extra []byte) func(covered, cms []byte) []byte {
+	return func(_, cms []byte) []byte { return append(append([]byte{}, cms...), extra...) }
+}
+
+// SecondCMS returns a SignOptions.CMS hook that writes the genuine CMS
+// twice in /Contents, one after the other.
+func SecondCMS() func(covered, cms []byte) []byte {
+	return func(_, cms []byte) []byte { return append(append([]byte{}, cms...), cms...) }
+}
