@@ -32,13 +32,9 @@ const maxAppearanceDepth = 4
 
 // checkAppearances applies the rule to every text field of the revision a
 // signature covers; the first problem fails the document.
-func (v *verification) checkAppearances(view *signedView) bool {
-	fields, err := view.file.Fields()
-	if err != nil {
-		v.docFail("appearance", FormatFailure, fmt.Sprintf("the form signed by %q cannot be read: %v", view.field, err))
-		return false
-	}
+func (v *verification) checkAppearances(view *signedView, fields []pdfread.Field) bool {
 	f := view.file
+	fonts := map[pdfread.Ref]*fontDecoder{}
 	var dr pdfread.Dict
 	if cat, err := f.Catalog(); err == nil {
 		if af, ok := resolveIn(f, cat["AcroForm"]).(pdfread.Dict); ok {
@@ -52,7 +48,7 @@ func (v *verification) checkAppearances(view *signedView) bool {
 		}
 		value := textValue(f, fl.Value)
 		for _, w := range widgetsOf(f, fl) {
-			problem, drawn := v.widgetShows(f, w, value, dr)
+			problem, drawn := v.widgetShows(f, w, value, dr, fonts)
 			if problem != "" {
 				v.docFail("appearance", FormatFailure, fmt.Sprintf("field %q (signed by %q): %s", fl.Name, view.field, problem))
 				return false
@@ -98,7 +94,7 @@ func widgetsOf(f *pdfread.File, fl pdfread.Field) []pdfread.Dict {
 
 // widgetShows says what is wrong with what widget w draws for value, or
 // "", and whether it has an appearance at all.
-func (v *verification) widgetShows(f *pdfread.File, w pdfread.Dict, value string, dr pdfread.Dict) (string, bool) {
+func (v *verification) widgetShows(f *pdfread.File, w pdfread.Dict, value string, dr pdfread.Dict, fonts map[pdfread.Ref]*fontDecoder) (string, bool) {
 	const hidden, noView = 1 << 1, 1 << 5
 	flags, _ := w["F"].(int64)
 	visible := flags&(hidden|noView) == 0 && !zeroArea(w["Rect"])
@@ -124,7 +120,7 @@ func (v *verification) widgetShows(f *pdfread.File, w pdfread.Dict, value string
 	if !ok {
 		return "its normal appearance is not a stream", true
 	}
-	t := &textCollector{v: v, f: f, dr: dr}
+	t := &textCollector{v: v, f: f, dr: dr, fonts: fonts}
 	if err := t.run(s, 0); err != "" {
 		return "its appearance cannot be read: " + err, true
 	}
@@ -169,6 +165,7 @@ type textCollector struct {
 	v       *verification
 	f       *pdfread.File
 	dr      pdfread.Dict
+	fonts   map[pdfread.Ref]*fontDecoder // by font dictionary, for this revision
 	b       strings.Builder
 	refused string
 }
@@ -215,14 +212,21 @@ func (t *textCollector) run(s *pdfread.Stream, depth int) string {
 				continue
 			}
 			name, _ := args[0].(pdfread.Name)
-			fd, ok := resolveIn(t.f, fonts[name]).(pdfread.Dict)
+			entry, ok := fonts[name]
 			if !ok {
-				fd, ok = resolveIn(t.f, drFonts[name]).(pdfread.Dict)
+				entry = drFonts[name]
 			}
+			fd, ok := resolveIn(t.f, entry).(pdfread.Dict)
 			if !ok {
 				return fmt.Sprintf("font /%s is not in its resources", name)
 			}
-			font = t.v.newFontDecoder(t.f, fd)
+			ref, isRef := entry.(pdfread.Ref)
+			if font = t.fonts[ref]; !isRef || font == nil {
+				font = t.v.newFontDecoder(t.f, fd)
+				if isRef {
+					t.fonts[ref] = font
+				}
+			}
 		case "Tr":
 			if len(args) == 1 {
 				mode, _ = args[0].(int64)

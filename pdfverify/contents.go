@@ -17,9 +17,11 @@ func splitContents(contents []byte) (cms []byte, problem string) {
 	if err != nil {
 		return nil, "the signature's /Contents does not start with one CMS structure: " + err.Error()
 	}
-	if i := bytes.IndexFunc(rest, func(r rune) bool { return r != 0 }); i >= 0 {
-		return nil, fmt.Sprintf("the signature's /Contents holds %d byte(s) that are not zero padding after its CMS (the first at byte %d)",
-			len(bytes.TrimRight(rest, "\x00")), len(element)+i)
+	for i, c := range rest {
+		if c != 0 {
+			return nil, fmt.Sprintf("the signature's /Contents holds %d byte(s) that are not zero padding after its CMS (the first at byte %d)",
+				len(bytes.TrimRight(rest, "\x00"))-i, len(element)+i)
+		}
 	}
 	return element, ""
 }

@@ -440,17 +440,19 @@ func equalObjects(a, b pdfread.Object) bool {
 func (v *verification) readForm(views []*signedView) {
 	var forms []map[string]string
 	for _, view := range views {
-		form, err := formValues(view.file)
+		fields, err := view.file.Fields()
+		var form map[string]string
+		if err == nil {
+			form, err = formValues(view.file, fields)
+		}
 		if err != nil {
 			v.docFail("form", FormatFailure, fmt.Sprintf("the form signed by %q cannot be read: %v", view.field, err))
 			return
 		}
-		forms = append(forms, form)
-	}
-	for _, view := range views {
-		if !v.checkAppearances(view) {
+		if !v.checkAppearances(view, fields) {
 			return
 		}
+		forms = append(forms, form)
 	}
 	last := forms[len(forms)-1]
 	for i, f := range forms[:len(forms)-1] {
@@ -475,11 +477,7 @@ func (v *verification) readForm(views []*signedView) {
 }
 
 // formValues returns the values of the non-signature fields of f.
-func formValues(f *pdfread.File) (map[string]string, error) {
-	fields, err := f.Fields()
-	if err != nil {
-		return nil, err
-	}
+func formValues(f *pdfread.File, fields []pdfread.Field) (map[string]string, error) {
 	out := make(map[string]string, len(fields))
 	for _, fl := range fields {
 		if fl.Type == "Sig" {

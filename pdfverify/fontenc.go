@@ -3,6 +3,7 @@ package pdfverify
 import (
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf16"
 	"unicode/utf8"
 
@@ -44,28 +45,15 @@ func (v *verification) newFontDecoder(f *pdfread.File, font pdfread.Dict) *fontD
 		}
 		diffs, _ = resolve(enc["Differences"]).(pdfread.Array)
 	}
-	for i := range d.table {
-		d.table[i] = utf8.RuneError
-	}
 	switch base {
 	case "WinAnsiEncoding":
-		for i := range 256 {
-			d.table[i] = charmap.Windows1252.DecodeByte(byte(i))
-		}
+		d.table = encodings().winAnsi
 	case "MacRomanEncoding":
-		for i := range 256 {
-			d.table[i] = charmap.Macintosh.DecodeByte(byte(i))
-		}
+		d.table = encodings().macRoman
 	case "PDFDocEncoding":
-		for i := range 256 {
-			r, _ := utf8.DecodeRuneInString(pdfread.TextString(pdfread.String{byte(i)}))
-			d.table[i] = r
-		}
-	default: // StandardEncoding: ASCII but for the quotes
-		for i := 0x20; i < 0x7f; i++ {
-			d.table[i] = rune(i)
-		}
-		d.table['\''], d.table['`'] = '’', '‘'
+		d.table = encodings().pdfDoc
+	default:
+		d.table = encodings().standard
 	}
 	code := -1
 	for _, o := range diffs {
@@ -86,6 +74,26 @@ func (v *verification) newFontDecoder(f *pdfread.File, font pdfread.Dict) *fontD
 	}
 	return d
 }
+
+// encodingTables are the simple fonts' base encodings, built once.
+type encodingTables struct{ winAnsi, macRoman, pdfDoc, standard [256]rune }
+
+var encodings = sync.OnceValue(func() *encodingTables {
+	t := &encodingTables{}
+	for i := range 256 {
+		t.winAnsi[i] = charmap.Windows1252.DecodeByte(byte(i))
+		t.macRoman[i] = charmap.Macintosh.DecodeByte(byte(i))
+		t.pdfDoc[i], _ = utf8.DecodeRuneInString(pdfread.TextString(pdfread.String{byte(i)}))
+		t.standard[i] = utf8.RuneError
+	}
+	// StandardEncoding: ASCII but for the quotes; the rest is not needed
+	// by a form's values.
+	for i := 0x20; i < 0x7f; i++ {
+		t.standard[i] = rune(i)
+	}
+	t.standard['\''], t.standard['`'] = '’', '‘'
+	return t
+})
 
 // decode returns the text the string s shows.
 func (d *fontDecoder) decode(s []byte) string {
