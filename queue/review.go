@@ -172,6 +172,28 @@ func pendingOverride(ctx context.Context, tx *sql.Tx, requestID int64) (int64, e
 	return id, err
 }
 
+// openRejected checks, inside tx, that request id is rejected with no
+// override pending (one past its time expires first), and returns its
+// mail.
+func openRejected(ctx context.Context, tx *sql.Tx, id int64, now time.Time) (mailID int64, err error) {
+	if err := expireOverrides(ctx, tx, now); err != nil {
+		return 0, err
+	}
+	state, mailID, err := requestState(ctx, tx, id)
+	if err != nil {
+		return 0, err
+	}
+	if state != revocation.StateRejected {
+		return 0, fmt.Errorf("request %d is %s, not rejected: %w", id, state, ErrReviewState)
+	}
+	if p, err := pendingOverride(ctx, tx, id); err != nil {
+		return 0, err
+	} else if p != 0 {
+		return 0, fmt.Errorf("request %d has override %d pending: an approver decides it first: %w", id, p, ErrReviewState)
+	}
+	return mailID, nil
+}
+
 // CloseRequest records an operator's dismissal of a refused request, or
 // their asking the sender for a new form: the request becomes dismissed,
 // with notice (when not nil) queued for the sender in the same
@@ -186,20 +208,9 @@ func (s *Store) CloseRequest(ctx context.Context, id int64, action ReviewAction,
 	}
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		now := s.now()
-		if err := expireOverrides(ctx, tx, now); err != nil {
-			return err
-		}
-		state, mailID, err := requestState(ctx, tx, id)
+		mailID, err := openRejected(ctx, tx, id, now)
 		if err != nil {
 			return err
-		}
-		if state != revocation.StateRejected {
-			return fmt.Errorf("request %d is %s, not rejected: %w", id, state, ErrReviewState)
-		}
-		if p, err := pendingOverride(ctx, tx, id); err != nil {
-			return err
-		} else if p != 0 {
-			return fmt.Errorf("request %d has override %d pending: an approver decides it first: %w", id, p, ErrReviewState)
 		}
 		stamp := formatTime(now)
 		if _, err := tx.ExecContext(ctx, `UPDATE requests SET state = ?, review_action = ?, review_reason = ?, updated_at = ?
@@ -238,20 +249,8 @@ func (s *Store) ProposeOverride(ctx context.Context, id int64, by Reviewer, just
 	var o Override
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		now := s.now()
-		if err := expireOverrides(ctx, tx, now); err != nil {
+		if _, err := openRejected(ctx, tx, id, now); err != nil {
 			return err
-		}
-		state, _, err := requestState(ctx, tx, id)
-		if err != nil {
-			return err
-		}
-		if state != revocation.StateRejected {
-			return fmt.Errorf("request %d is %s, not rejected: %w", id, state, ErrReviewState)
-		}
-		if p, err := pendingOverride(ctx, tx, id); err != nil {
-			return err
-		} else if p != 0 {
-			return fmt.Errorf("request %d already has override %d pending: %w", id, p, ErrReviewState)
 		}
 		var oid int64
 		if err := tx.QueryRowContext(ctx, `INSERT INTO overrides (request_id, state, proposer, proposer_role, justification,
@@ -265,6 +264,7 @@ func (s *Store) ProposeOverride(ctx context.Context, id int64, by Reviewer, just
 		if err := appendAudit(ctx, tx, now, by.actor(), "override.proposed", requestSubject(id), ev); err != nil {
 			return err
 		}
+		var err error
 		o, err = readOverride(ctx, tx, oid)
 		return err
 	})
