@@ -259,6 +259,10 @@ type requestData struct {
 	CanDecide  bool // may approve or reject the pending override
 	IsProposer bool
 	Failing    []pdfverify.Check // the checks that did not pass
+	// Representatives are those the registry holds for the organisation of
+	// the certificate, with the SIREN they were looked up by.
+	Representatives []authorize.Representative
+	RepSIREN        string
 	// FormReason is the reason written in the signed form, RevReason its
 	// RFC 5280 name ("" when it does not read).
 	FormReason, RevReason string
@@ -313,6 +317,7 @@ func (s *Server) renderRequest(w http.ResponseWriter, r *http.Request, id int64,
 		}
 	}
 	s.fillForm(r, rd)
+	s.fillRepresentatives(r, rd)
 	if rd.Overrides, err = s.svc.Store.Overrides(ctx, id); err != nil {
 		s.serverError(w, r, err)
 		return
@@ -422,6 +427,27 @@ func (s *Server) fields() authorize.FormFields {
 		return authorize.DefaultFormFields()
 	}
 	return s.svc.Fields
+}
+
+// fillRepresentatives lists the registry's legal representatives of the
+// organisation of the certificate the form names: who may sign for it,
+// beside who did.
+func (s *Server) fillRepresentatives(r *http.Request, rd *requestData) {
+	siren := ""
+	if rd.Decision != nil {
+		siren = rd.Decision.SIREN
+	}
+	if siren == "" && rd.Registry != nil {
+		siren = rd.Registry.SIREN
+	}
+	if siren == "" {
+		return
+	}
+	reps, err := s.svc.Store.RepresentativesBySIREN(r.Context(), siren)
+	if err != nil {
+		return
+	}
+	rd.RepSIREN, rd.Representatives = siren, reps
 }
 
 type revocationsData struct {
