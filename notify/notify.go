@@ -330,7 +330,10 @@ func (r *sender) sendNext(ctx context.Context) (bool, error) {
 		return true, fmt.Errorf("checking the limits for outbox %d: %w", row.ID, err)
 	}
 	if why != "" {
-		log.WarnContext(ctx, "notification suppressed by the abuse limits", "reason", why)
+		// The reason names the address or its domain: it is kept in the
+		// outbox and the audit log, and logged at DEBUG only.
+		log.WarnContext(ctx, "notification suppressed by the abuse limits", "to_hash", redact.Address(row.To))
+		log.DebugContext(ctx, "notification suppressed: reason", "reason", why)
 		return true, r.Store.MarkSuppressed(markCtx, row.ID, why)
 	}
 	msg, err := r.compose(row)
