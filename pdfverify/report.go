@@ -44,7 +44,7 @@ const (
 	// validation time and no signature timestamp proves an earlier
 	// existence; also a CRL or OCSP response set aside for its algorithm
 	// when nothing else gives the status, and a CMS digest the reader
-	// refuses outright (MD5, SHA-1).
+	// refuses outright (MD5, SHA-1, SHA-224).
 	CryptoConstraintsFailed SubIndication = "CRYPTO_CONSTRAINTS_FAILURE_NO_POE"
 	// CryptoConstraintsFailure: a trusted signature timestamp proves when
 	// the signature existed, and an algorithm it relies on was already not
