@@ -1081,6 +1081,8 @@ func (s *session) handle(ctx context.Context, meta msgMeta) error {
 	}
 
 	disp, err := s.h.Handle(ctx, mail)
+	// A long pass over a full mailbox is activity too, not a stuck session.
+	s.m.health.active(time.Now(), false)
 	key := retryKey{s.uidValidity, meta.uid}
 	if err != nil {
 		s.m.stats.handlerErrors.Add(1)
