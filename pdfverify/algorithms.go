@@ -268,8 +268,7 @@ func hashName(h crypto.Hash) string {
 
 // cryptoSubIndication is the sub-indication of material below the rules:
 // without a proof of existence (a trusted signature timestamp), ETSI EN
-// 319 102-1's CRYPTO_CONSTRAINTS_FAILURE_NO_POE; when a timestamp proves
-// the signature existed at a time the rules already refused it,
+// 319 102-1's CRYPTO_CONSTRAINTS_FAILURE_NO_POE; with one,
 // CRYPTO_CONSTRAINTS_FAILURE.
 func cryptoSubIndication(poe bool) SubIndication {
 	if poe {
@@ -280,16 +279,34 @@ func cryptoSubIndication(poe bool) SubIndication {
 
 // checkSignatureAlgorithms judges the signature's own material (CMS
 // digest, signer key, every certificate of its chain) at the validation
-// time: the timestamp's time when a trusted one proves the signature
-// existed then (poe), otherwise the current time.
+// time (the timestamp's time when a trusted one proves the signature
+// existed then, poe) and at the current time.
+//
+// QUIRK: EN 319 102-1's past signature validation would let a signature
+// pass whose algorithms were allowed at a proven earlier time. A revocation
+// request acts now, on a certificate still in use, so revokd refuses it
+// as CRYPTO_CONSTRAINTS_FAILURE: the proof of existence changes the
+// sub-indication, never the refusal.
 func (v *verification) checkSignatureAlgorithms(sc *sigCheck, digest crypto.Hash, chain []*x509.Certificate, at time.Time, poe bool) bool {
-	m := &material{table: v.o.Algorithms, at: at}
-	m.digest(part{what: "the CMS digest"}, digest)
-	m.chain("signer", chain)
+	judge := func(when time.Time) *material {
+		m := &material{table: v.o.Algorithms, at: when}
+		m.digest(part{what: "the CMS digest"}, digest)
+		m.chain("signer", chain)
+		return m
+	}
+	m := judge(at)
 	stamp := at.UTC().Format(time.RFC3339)
 	if len(m.weak) > 0 {
 		sc.fail("algorithms", cryptoSubIndication(poe), fmt.Sprintf("at %s, %s", stamp, m.problem()))
 		return false
+	}
+	if poe {
+		now := v.o.CurrentTime
+		if later := judge(now); len(later.weak) > 0 {
+			sc.fail("algorithms", CryptoConstraintsFailure, fmt.Sprintf(
+				"allowed at the timestamp's time %s, but at %s, %s", stamp, now.UTC().Format(time.RFC3339), later.problem()))
+			return false
+		}
 	}
 	sc.pass("algorithms", m.allowed()+" allowed at "+stamp)
 	return true

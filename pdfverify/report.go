@@ -47,8 +47,8 @@ const (
 	// refuses outright (MD5, SHA-1, SHA-224).
 	CryptoConstraintsFailed SubIndication = "CRYPTO_CONSTRAINTS_FAILURE_NO_POE"
 	// CryptoConstraintsFailure: a trusted signature timestamp proves when
-	// the signature existed, and an algorithm it relies on was already not
-	// allowed then.
+	// the signature existed, and an algorithm it relies on was not allowed
+	// then, or was allowed then but is no longer at the current time.
 	CryptoConstraintsFailure SubIndication = "CRYPTO_CONSTRAINTS_FAILURE"
 	SignedDataNotFound       SubIndication = "SIGNED_DATA_NOT_FOUND"
 	GenericIndeterminate     SubIndication = "GENERIC"
