@@ -42,8 +42,11 @@ func OperatorSummary(d authorize.Decision) string {
 	if d.IssuerDN != "" && !d.Accepted() {
 		parts = append(parts, "issuer "+d.IssuerDN)
 	}
-	if d.Signer != nil && !d.Accepted() {
+	if d.Signer != nil {
 		parts = append(parts, fmt.Sprintf("signer %q serial %s", d.Signer.Subject, d.Signer.Serial))
+	}
+	if d.Role != "" {
+		parts = append(parts, "as "+d.Role)
 	}
 	if d.SIREN != "" {
 		parts = append(parts, "SIREN "+d.SIREN)

@@ -305,3 +305,12 @@ func TestMessageRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// The store writes the confirmations and the digests' kinds itself: they
+// are the template table's kinds.
+func TestStoreKindsAreTemplateKinds(t *testing.T) {
+	if queue.KindRevocationDone != string(KindRevocationDone) || queue.KindOperatorAlert != string(KindOperatorAlert) {
+		t.Errorf("queue kinds %q, %q; notify kinds %q, %q", queue.KindRevocationDone, queue.KindOperatorAlert,
+			KindRevocationDone, KindOperatorAlert)
+	}
+}
