@@ -123,6 +123,9 @@ func TestAlerts(t *testing.T) {
 			t.Errorf("digest lacks %q:\n%s", w, body.body)
 		}
 	}
+	if v, _ := body.header.Text("Auto-Submitted"); v != "auto-generated" {
+		t.Errorf("digest Auto-Submitted = %q, want auto-generated", v)
+	}
 	if !strings.HasPrefix(body.subject, "Guichet de révocation : points à traiter") {
 		t.Errorf("digest subject %q", body.subject)
 	}

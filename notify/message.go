@@ -96,8 +96,13 @@ func (r *sender) compose(row *queue.OutboxRow) (*message, error) {
 	// Microsoft Exchange's out-of-office and read receipts honour this
 	// rather than Auto-Submitted.
 	h.Set("X-Auto-Response-Suppress", "All")
-	// RFC 3834: an automatic reply to a message.
-	h.Set("Auto-Submitted", "auto-replied")
+	// RFC 3834: an automatic reply to a message; a digest to operators
+	// answers none, and is auto-generated.
+	if row.MailID == 0 {
+		h.Set("Auto-Submitted", "auto-generated")
+	} else {
+		h.Set("Auto-Submitted", "auto-replied")
+	}
 	if id, ok := parseMessageID(row.OriginalMessageID); ok {
 		h.SetMsgIDList("References", []string{id})
 		h.SetMsgIDList("In-Reply-To", []string{id})
