@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -311,6 +312,18 @@ func TestLogin(t *testing.T) {
 		d.clock.Advance(loginWindow)
 		if got := post("quinn", "quinn-password", d.code("quinn")); got != http.StatusSeeOther {
 			t.Errorf("login once the window passed = %d, want 303", got)
+		}
+	})
+	t.Run("fail/cross-site-form", func(t *testing.T) {
+		d.addOperator("sam", RoleOperator)
+		d.clock.Advance(totpStep)
+		r := httptest.NewRequest("POST", "/login", strings.NewReader(url.Values{"name": {"sam"}, "password": {"sam-password"}, "code": {d.code("sam")}}.Encode()))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		r.Header.Set("Sec-Fetch-Site", "cross-site")
+		w := httptest.NewRecorder()
+		d.srv.ServeHTTP(w, r)
+		if w.Code != http.StatusForbidden || len(w.Result().Cookies()) != 0 {
+			t.Errorf("cross-site login: %d with cookies %v, want 403 and none", w.Code, w.Result().Cookies())
 		}
 	})
 	t.Run("fail/idle-session", func(t *testing.T) {

@@ -147,6 +147,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.TLS != nil {
 		h.Set("Strict-Transport-Security", "max-age=31536000")
 	}
+	// A form posted from another site is refused before anything reads
+	// it, the login form included (which has no session to carry a CSRF
+	// token yet).
+	if r.Method == http.MethodPost && r.Header.Get("Sec-Fetch-Site") == "cross-site" {
+		http.Error(w, "forms are accepted from the desk's own pages only", http.StatusForbidden)
+		return
+	}
 	s.mux.ServeHTTP(w, r)
 }
 
@@ -282,8 +289,31 @@ func (s *Server) limited(now time.Time, keys ...string) bool {
 func (s *Server) fail(now time.Time, keys ...string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if len(s.failures) > maxTrackedFailures {
+		s.pruneLocked(now)
+	}
 	for _, k := range keys {
 		s.failures[k] = append(s.failures[k], now)
+	}
+}
+
+// maxTrackedFailures is how many accounts and addresses with failed
+// logins are remembered before the expired ones are dropped: guesses at
+// many names must not grow the map for ever.
+const maxTrackedFailures = 10000
+
+// pruneLocked drops expired sessions and failures older than the rate
+// limit's window; s.mu is held.
+func (s *Server) pruneLocked(now time.Time) {
+	for k, sess := range s.sessions {
+		if now.Sub(sess.lastSeen) > s.cfg.IdleTimeout || now.Sub(sess.created) > s.cfg.MaxSessionAge {
+			delete(s.sessions, k)
+		}
+	}
+	for k, ts := range s.failures {
+		if len(ts) == 0 || now.Sub(ts[len(ts)-1]) >= loginWindow {
+			delete(s.failures, k)
+		}
 	}
 }
 
@@ -318,6 +348,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	}
 	token := randomToken()
 	s.mu.Lock()
+	s.pruneLocked(now)
 	if step != 0 {
 		s.lastStep[name] = step
 	}
