@@ -180,10 +180,22 @@ type Decision struct {
 	// Candidates counts the CA's certificates with the serial
 	// (ambiguous_serial).
 	Candidates int `json:"candidates,omitempty"`
-	// Explanation is an English note for the operator's log when the
-	// report itself could not be read (not_verified); never sent.
-	Explanation string `json:"explanation,omitempty"`
+	// Cause says why the code is CodeNotVerified (one of the Cause
+	// constants), with CauseError the signer certificate's parse error
+	// for CauseSignerUnreadable.
+	Cause      Cause  `json:"cause,omitempty"`
+	CauseError string `json:"causeError,omitempty"`
 }
+
+// Cause says why a verified report could not be decided on.
+type Cause string
+
+// The causes of CodeNotVerified.
+const (
+	CauseReportNotPassed  Cause = "report_not_passed" // the report is not TOTAL_PASSED
+	CauseNoSignerOrTime   Cause = "no_signer_or_time" // it names no signer or no validation time
+	CauseSignerUnreadable Cause = "signer_unreadable" // the signer certificate it carries does not parse
+)
 
 // Accepted reports whether d lets the request through.
 func (d Decision) Accepted() bool { return d.Code.Accepted() }
@@ -234,15 +246,15 @@ func Decide(ctx context.Context, report *pdfverify.Report, reg Registry, o Optio
 	f := o.Fields.withDefaults()
 
 	if !report.Accepted() {
-		return Decision{Code: CodeNotVerified, Explanation: "the verification report is not TOTAL_PASSED"}, nil
+		return Decision{Code: CodeNotVerified, Cause: CauseReportNotPassed}, nil
 	}
 	sig := report.DecisiveSignature()
 	if sig == nil || sig.Signer == nil || sig.ValidationTime.IsZero() {
-		return Decision{Code: CodeNotVerified, Explanation: "the verification report names no signer or no validation time"}, nil
+		return Decision{Code: CodeNotVerified, Cause: CauseNoSignerOrTime}, nil
 	}
 	signer, err := signerCertificate(sig.Signer)
 	if err != nil {
-		return Decision{Code: CodeNotVerified, Explanation: fmt.Sprintf("the signer certificate in the report cannot be read: %v", err)}, nil
+		return Decision{Code: CodeNotVerified, Cause: CauseSignerUnreadable, CauseError: err.Error()}, nil
 	}
 	d := Decision{Signer: signerFacts(signer, o.Issuers), ValidationTime: sig.ValidationTime}
 

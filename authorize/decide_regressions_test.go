@@ -25,7 +25,7 @@ func TestHolderWhoIsAlsoRepresentativeSignsAsHolder(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !d.Accepted() {
-		t.Errorf("holder who is also a representative, role Titulaire: refused %s %v (%s); want accepted", d.Code, d.FormFields(), d.Explanation)
+		t.Errorf("holder who is also a representative, role Titulaire: refused %s %v (%s); want accepted", d.Code, d.FormFields(), d.Cause)
 	}
 }
 

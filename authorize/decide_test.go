@@ -190,7 +190,10 @@ func TestDecide(t *testing.T) {
 				wantCode = CodeAccepted
 			}
 			if d.Code != wantCode || d.Accepted() != tt.wantAccept {
-				t.Fatalf("Decide = {Accepted: %v, Code: %q}, want {Accepted: %v, Code: %q}; facts: %+v %s", d.Accepted(), d.Code, tt.wantAccept, wantCode, d.Facts, d.Explanation)
+				t.Fatalf("Decide = {Accepted: %v, Code: %q}, want {Accepted: %v, Code: %q}; facts: %+v %s", d.Accepted(), d.Code, tt.wantAccept, wantCode, d.Facts, d.Cause)
+			}
+			if (d.Code == CodeNotVerified) != (d.Cause != "") {
+				t.Errorf("Decide = %s with cause %q; a cause goes with not_verified, and only with it", d.Code, d.Cause)
 			}
 			if d.Role != tt.wantRole {
 				t.Errorf("Decide Role = %q, want %q", d.Role, tt.wantRole)

@@ -63,8 +63,11 @@ func OperatorSummary(d authorize.Decision) string {
 	if d.Candidates > 0 {
 		parts = append(parts, fmt.Sprintf("%d certificates share the serial", d.Candidates))
 	}
-	if d.Explanation != "" {
-		parts = append(parts, d.Explanation)
+	if d.Cause != "" {
+		parts = append(parts, "cause "+string(d.Cause))
+	}
+	if d.CauseError != "" {
+		parts = append(parts, d.CauseError)
 	}
 	return strings.Join(parts, "; ")
 }
