@@ -68,7 +68,11 @@ func TestVerifyAuditDetectsTampering(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s := auditedStore(t)
 			// Whoever can write the file can drop the triggers too.
-			for _, q := range append([]string{`DROP TRIGGER audit_no_update`, `DROP TRIGGER audit_no_delete`}, tt.tamper...) {
+			drop := []string{`DROP TRIGGER audit_no_update`, `DROP TRIGGER audit_no_delete`}
+			if s.Backend() == "postgres" {
+				drop = []string{`DROP TRIGGER audit_no_update ON audit`, `DROP TRIGGER audit_no_delete ON audit`}
+			}
+			for _, q := range append(drop, tt.tamper...) {
 				if _, err := s.db.Exec(q); err != nil {
 					t.Fatalf("%s: %v", q, err)
 				}

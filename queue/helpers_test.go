@@ -36,7 +36,7 @@ func (c *testClock) Advance(d time.Duration) {
 // openClocked opens a store in dir on clk.
 func openClocked(t testing.TB, dir string, clk *testClock) *Store {
 	t.Helper()
-	s, err := OpenWith(context.Background(), dir, &Options{Now: clk.Now})
+	s, err := openBackend(t, dir, &Options{Now: clk.Now})
 	if err != nil {
 		t.Fatalf("OpenWith(%s): %v", dir, err)
 	}

@@ -176,7 +176,7 @@ func TestBackoffCapped(t *testing.T) {
 func TestExpiredLeaseIsClaimedAgain(t *testing.T) {
 	ctx := context.Background()
 	clk := newTestClock()
-	s, err := OpenWith(ctx, t.TempDir(), &Options{Now: clk.Now, Jobs: RetryPolicy{MaxAttempts: 2}})
+	s, err := openBackend(t, t.TempDir(), &Options{Now: clk.Now, Jobs: RetryPolicy{MaxAttempts: 2}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,6 +203,7 @@ func TestExpiredLeaseIsClaimedAgain(t *testing.T) {
 }
 
 func TestClaimUsesThePartialIndex(t *testing.T) {
+	onlySQLite(t)
 	s := openClocked(t, t.TempDir(), newTestClock())
 	rows, err := s.db.Query(`EXPLAIN QUERY PLAN SELECT id FROM revocation_jobs
 		WHERE state IN ('pending', 'running') AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT 1`, "x")
@@ -311,7 +312,7 @@ func TestConcurrentClaims(t *testing.T) {
 
 func BenchmarkClaimAndComplete(b *testing.B) {
 	ctx := context.Background()
-	s, err := Open(ctx, b.TempDir())
+	s, err := openBackend(b, b.TempDir(), nil)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -106,6 +106,9 @@ type leasedQueue struct {
 	// "sent"); finishedAt the column that records when.
 	finalState, finishedAt string
 	policy                 RetryPolicy
+	// skipLocked is the dialect's clause that passes over rows another
+	// transaction has locked.
+	skipLocked string
 }
 
 // claimed is an item handed out by claim.
@@ -133,7 +136,7 @@ func (q leasedQueue) claim(ctx context.Context, tx *sql.Tx, now time.Time, lease
 		SET state = 'running', attempts = attempts + 1, lease_until = ?, next_attempt_at = ?, updated_at = ?
 		WHERE id = (SELECT id FROM `+q.table+`
 			WHERE state IN ('pending', 'running') AND next_attempt_at <= ?
-			ORDER BY next_attempt_at, id LIMIT 1)
+			ORDER BY next_attempt_at, id LIMIT 1`+q.skipLocked+`)
 		RETURNING id, attempts`, until, until, stamp, stamp).Scan(&c.id, &c.attempts)
 	if errors.Is(err, sql.ErrNoRows) {
 		return c, abandoned, false, nil

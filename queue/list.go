@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/revokd/revokd/authorize"
@@ -107,7 +108,9 @@ func scanSummary(row scanner) (RequestSummary, error) {
 
 // ListRequests returns requests, newest mail first.
 func (s *Store) ListRequests(ctx context.Context, o ListOptions) ([]RequestSummary, error) {
-	limit := -1
+	// No limit is the largest one, which both databases take (PostgreSQL
+	// refuses SQLite's -1).
+	limit := math.MaxInt64
 	if o.Limit > 0 {
 		limit = o.Limit
 	}
@@ -115,8 +118,8 @@ func (s *Store) ListRequests(ctx context.Context, o ListOptions) ([]RequestSumma
 	// table, with --all or --state parked.
 	parked := o.All || o.State == revocation.StateParked
 	rows, err := s.db.QueryContext(ctx, `SELECT * FROM (SELECT `+summaryColumns+summaryFrom+`
-		WHERE (? OR r.state <> 'not_a_request') AND (? = '' OR r.state = ?)
-		UNION ALL `+parkedSummaries+` AND ?)
+		WHERE (? = 1 OR r.state <> 'not_a_request') AND (? = '' OR r.state = ?)
+		UNION ALL `+parkedSummaries+` AND ? = 1) AS listed
 		ORDER BY 6 DESC, 1 DESC LIMIT ?`, o.All || o.State == revocation.StateNotARequest,
 		string(o.State), string(o.State), parked, limit)
 	if err != nil {

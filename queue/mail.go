@@ -114,6 +114,28 @@ type RequestOutcome struct {
 	FormSHA256 string
 }
 
+// cleaned returns o with the text that comes from mail and forms cleaned
+// of NUL bytes and invalid UTF-8 (cleanText), the same on both backends.
+func (o Outcome) cleaned() Outcome {
+	o.NotARequest = cleanText(o.NotARequest)
+	reqs := make([]RequestOutcome, len(o.Requests))
+	for i, r := range o.Requests {
+		for _, f := range []*string{&r.Reason, &r.Serial, &r.IssuerDN, &r.Role, &r.SignerSubject, &r.SignerSerial,
+			&r.AttachmentName, &r.FormSHA256} {
+			*f = cleanText(*f)
+		}
+		reqs[i] = r
+	}
+	o.Requests = reqs
+	out := make([]OutboxMessage, len(o.Outbox))
+	for i, m := range o.Outbox {
+		m.To, m.Subject, m.Body = cleanText(m.To), cleanText(m.Subject), cleanText(m.Body)
+		out[i] = m
+	}
+	o.Outbox = out
+	return o
+}
+
 // OutboxMessage is a mail for notify to send. The notify package builds
 // them (its Kind constants, and Data rendered by its templates); Body is
 // for text written whole by the caller.
@@ -191,6 +213,9 @@ func (s *Store) ArchiveMail(ctx context.Context, m IncomingMail) (mailID int64, 
 	if m.ReceivedAt.IsZero() {
 		m.ReceivedAt = s.now()
 	}
+	// Headers are the sender's: the same cleaned text on both backends
+	// (PostgreSQL refuses NUL bytes and invalid UTF-8).
+	m.MessageID, m.From = cleanText(m.MessageID), cleanText(m.From)
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
 		var (
 			oldSum, state string
@@ -261,6 +286,7 @@ func (s *Store) ArchiveMail(ctx context.Context, m IncomingMail) (mailID int64, 
 // Errors wrapping ErrInvalidOutcome are the caller's mistake; the others
 // are the database's and worth a retry.
 func (s *Store) RecordOutcome(ctx context.Context, o Outcome) error {
+	o = o.cleaned()
 	reqs, err := validateOutcome(o)
 	if err != nil {
 		return fmt.Errorf("recording the outcome of mail %d: %w", o.MailID, err)

@@ -1,5 +1,10 @@
 package queue
 
+import (
+	"strconv"
+	"strings"
+)
+
 // migration is one step of the schema. Steps are applied in order and never
 // edited once released: a change is a new step.
 type migration struct {
@@ -7,6 +12,11 @@ type migration struct {
 	name    string
 	sql     string
 }
+
+// postgresMigrations holds, by version, the steps for PostgreSQL whose
+// SQLite text, its column types translated (postgresSchema), does not do.
+// Most steps need none.
+var postgresMigrations = map[int]string{}
 
 var migrations = []migration{
 	{1, "registry", `
@@ -285,4 +295,53 @@ ALTER TABLE requests ADD COLUMN review_action TEXT NOT NULL DEFAULT '';
 ALTER TABLE requests ADD COLUMN review_reason TEXT NOT NULL DEFAULT '';
 ALTER TABLE requests ADD COLUMN reverified_at TEXT;
 `},
+}
+
+// The steps whose SQLite text PostgreSQL does not take as it is: the
+// mutual references of requests and revocation_jobs (PostgreSQL wants a
+// table before a reference to it), the append-only triggers (PostgreSQL's
+// call a function), and the outbox's rebuild (SQLite cannot drop a NOT
+// NULL; PostgreSQL alters the column in place).
+func init() {
+	postgresMigrations[2] = postgresSchema(edit(migrations[1].sql,
+		`job_id            INTEGER REFERENCES revocation_jobs (id),`,
+		`job_id            INTEGER,`,
+		`CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;`,
+		`ALTER TABLE requests ADD FOREIGN KEY (job_id) REFERENCES revocation_jobs (id);
+CREATE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql
+	AS $$ BEGIN RAISE EXCEPTION 'the audit log is append-only'; END $$;
+CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+	FOR EACH ROW EXECUTE FUNCTION audit_append_only();
+CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+	FOR EACH ROW EXECUTE FUNCTION audit_append_only();
+CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit
+	FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only();`))
+	postgresMigrations[4] = `
+ALTER TABLE outbox ALTER COLUMN mail_id DROP NOT NULL;
+ALTER TABLE outbox ADD COLUMN request_id BIGINT REFERENCES requests (id);
+ALTER TABLE outbox ADD COLUMN data TEXT NOT NULL DEFAULT '';
+CREATE INDEX outbox_mail ON outbox (mail_id);
+CREATE INDEX outbox_request ON outbox (request_id) WHERE request_id IS NOT NULL;
+CREATE INDEX outbox_sent ON outbox (sent_at) WHERE state = 'sent';
+CREATE TABLE alerted (
+	item       TEXT PRIMARY KEY,
+	outbox_id  BIGINT,
+	alerted_at TEXT NOT NULL
+);
+`
+}
+
+// edit replaces each old text of s (pairs of old, new) once; a released
+// migration's text never changes, so a miss is a programming error.
+func edit(s string, pairs ...string) string {
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if !strings.Contains(s, pairs[i]) {
+			panic("queue: migration edit finds no " + strconv.Quote(pairs[i]))
+		}
+		s = strings.Replace(s, pairs[i], pairs[i+1], 1)
+	}
+	return s
 }

@@ -128,7 +128,7 @@ func (s *Store) ClaimOutbox(ctx context.Context, lease time.Duration) (*OutboxRo
 		}
 		for _, a := range abandoned {
 			var mailID int64
-			if err := tx.QueryRowContext(ctx, `SELECT IFNULL(mail_id, 0) FROM outbox WHERE id = ?`, a.id).Scan(&mailID); err != nil {
+			if err := tx.QueryRowContext(ctx, `SELECT COALESCE(mail_id, 0) FROM outbox WHERE id = ?`, a.id).Scan(&mailID); err != nil {
 				return err
 			}
 			if err := appendAudit(ctx, tx, now, ActorNotify, "outbox.failed", outboxSubject(mailID, a.id), map[string]any{
@@ -178,7 +178,7 @@ func (s *Store) MarkSent(ctx context.Context, id int64) error {
 			mailID   int64
 			attempts int
 		)
-		if err := tx.QueryRowContext(ctx, `SELECT IFNULL(mail_id, 0), attempts FROM outbox WHERE id = ?`, id).Scan(&mailID, &attempts); err != nil {
+		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(mail_id, 0), attempts FROM outbox WHERE id = ?`, id).Scan(&mailID, &attempts); err != nil {
 			return err
 		}
 		return appendAudit(ctx, tx, now, ActorNotify, "outbox.sent", outboxSubject(mailID, id), map[string]any{
@@ -211,7 +211,7 @@ func (s *Store) MarkFailed(ctx context.Context, id int64, reason string, permane
 			return err
 		}
 		var mailID int64
-		if err := tx.QueryRowContext(ctx, `SELECT IFNULL(mail_id, 0) FROM outbox WHERE id = ?`, id).Scan(&mailID); err != nil {
+		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(mail_id, 0) FROM outbox WHERE id = ?`, id).Scan(&mailID); err != nil {
 			return err
 		}
 		action := "outbox.retry_scheduled"
@@ -295,7 +295,7 @@ func (s *Store) Outbox(ctx context.Context, id int64) (OutboxStatus, error) {
 		next string
 		sent sql.NullString
 	)
-	err := s.db.QueryRowContext(ctx, `SELECT id, IFNULL(mail_id, 0), kind, recipient, state, attempts, last_error, next_attempt_at, sent_at
+	err := s.db.QueryRowContext(ctx, `SELECT id, COALESCE(mail_id, 0), kind, recipient, state, attempts, last_error, next_attempt_at, sent_at
 		FROM outbox WHERE id = ?`, id).Scan(&o.ID, &o.MailID, &o.Kind, &o.To, &o.State, &o.Attempts, &o.LastError, &next, &sent)
 	if errors.Is(err, sql.ErrNoRows) {
 		return o, fmt.Errorf("outbox %d: %w", id, ErrNotFound)
@@ -350,7 +350,7 @@ func (s *Store) MarkSuppressed(ctx context.Context, id int64, reason string) err
 			mailID int64
 			state  string
 		)
-		err := tx.QueryRowContext(ctx, `SELECT IFNULL(mail_id, 0), state FROM outbox WHERE id = ?`, id).Scan(&mailID, &state)
+		err := tx.QueryRowContext(ctx, `SELECT COALESCE(mail_id, 0), state FROM outbox WHERE id = ?`, id).Scan(&mailID, &state)
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("outbox %d: %w", id, ErrNotFound)
 		}
@@ -394,8 +394,8 @@ func (s *Store) CountSent(ctx context.Context, q SentQuery) (int, error) {
 		args = append(args, q.To)
 	}
 	if q.Domain != "" {
-		where = append(where, `lower(substr(recipient, instr(recipient, '@') + 1)) = lower(?)`)
-		args = append(args, q.Domain)
+		where = append(where, `lower(recipient) LIKE '%@' || lower(?) ESCAPE '\'`)
+		args = append(args, escapeLike(q.Domain))
 	}
 	if len(q.Kinds) > 0 {
 		where = append(where, `kind IN (?`+strings.Repeat(`, ?`, len(q.Kinds)-1)+`)`)

@@ -338,6 +338,7 @@ func TestConcurrentOutboxClaims(t *testing.T) {
 // The claim reads only pending rows through the partial index, however
 // many mails were sent before.
 func TestClaimOutboxUsesThePartialIndex(t *testing.T) {
+	onlySQLite(t)
 	s := openClocked(t, t.TempDir(), newTestClock())
 	rows, err := s.db.Query(`EXPLAIN QUERY PLAN SELECT id FROM outbox WHERE state IN ('pending', 'running') AND next_attempt_at <= ?
 		ORDER BY next_attempt_at, id LIMIT 1`, formatTime(time.Now()))

@@ -128,7 +128,12 @@ func TestCertificateChangesAreAudited(t *testing.T) {
 func TestRegistryChangeWithoutItsAuditRowIsRolledBack(t *testing.T) {
 	ctx := context.Background()
 	s := openClocked(t, t.TempDir(), newTestClock())
-	if _, err := s.db.Exec(`CREATE TRIGGER audit_refuse BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'audit refused'); END`); err != nil {
+	refuse := `CREATE TRIGGER audit_refuse BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'audit refused'); END`
+	if s.Backend() == "postgres" {
+		refuse = `CREATE FUNCTION audit_refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'audit refused'; END $$;
+			CREATE TRIGGER audit_refuse BEFORE INSERT ON audit FOR EACH ROW EXECUTE FUNCTION audit_refuse()`
+	}
+	if _, err := s.db.Exec(refuse); err != nil {
 		t.Fatal(err)
 	}
 	from, _ := authorize.ParseDate("2020-01-01")

@@ -52,8 +52,9 @@ const busyTimeout = 10 * time.Second
 // several processes on the same data folder.
 type Store struct {
 	db   *sql.DB
-	path string
+	path string // the SQLite database's file; "" on PostgreSQL
 	opts Options
+	d    *dialect
 	// jobs and outbox are the two leased queues, each with its policy.
 	jobs, outbox leasedQueue
 }
@@ -91,6 +92,11 @@ type Options struct {
 	// Outbox is the retry policy of the notifications' delivery. Zero
 	// fields take DefaultOutboxRetry's.
 	Outbox RetryPolicy
+	// URL is store.url: "" keeps the SQLite database in the data folder;
+	// postgres://user@host/db (or postgresql://) opens that PostgreSQL
+	// database instead, shared by several workers, and the data folder is
+	// not used by the store.
+	URL string
 }
 
 func (o *Options) withDefaults() Options {
@@ -115,8 +121,13 @@ func Open(ctx context.Context, dataDir string) (*Store, error) {
 	return OpenWith(ctx, dataDir, nil)
 }
 
-// OpenWith is Open with options.
+// OpenWith is Open with options. With Options.URL set, the store is that
+// PostgreSQL database and dataDir is not used.
 func OpenWith(ctx context.Context, dataDir string, opts *Options) (*Store, error) {
+	o := opts.withDefaults()
+	if o.URL != "" {
+		return openPostgresStore(ctx, o)
+	}
 	if dataDir == "" {
 		return nil, errors.New("opening store: no data folder given")
 	}
@@ -149,9 +160,7 @@ func OpenWith(ctx context.Context, dataDir string, opts *Options) (*Store, error
 	if err != nil {
 		return nil, fmt.Errorf("opening store %s: %w", abs, err)
 	}
-	s := &Store{db: db, path: abs, opts: opts.withDefaults()}
-	s.jobs = leasedQueue{table: "revocation_jobs", noun: "job", finalState: string(JobDone), finishedAt: "done_at", policy: s.opts.Jobs}
-	s.outbox = leasedQueue{table: "outbox", noun: "outbox", finalState: OutboxSent, finishedAt: "sent_at", policy: s.opts.Outbox}
+	s := newStore(db, abs, o, sqliteDialect)
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("opening store %s: %w", abs, err)
@@ -165,10 +174,39 @@ func OpenWith(ctx context.Context, dataDir string, opts *Options) (*Store, error
 	return s, nil
 }
 
+// openPostgresStore opens the PostgreSQL store at o.URL.
+func openPostgresStore(ctx context.Context, o Options) (*Store, error) {
+	if !IsPostgresURL(o.URL) {
+		return nil, errors.New("opening store: store.url must start with postgres:// or postgresql://")
+	}
+	db, err := openPostgres(o.URL)
+	if err != nil {
+		return nil, fmt.Errorf("opening store: %w", err)
+	}
+	s := newStore(db, "", o, postgresDialect)
+	if err := s.migrate(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("opening the PostgreSQL store: %w", err)
+	}
+	return s, nil
+}
+
+func newStore(db *sql.DB, path string, o Options, d *dialect) *Store {
+	s := &Store{db: db, path: path, opts: o, d: d}
+	s.jobs = leasedQueue{table: "revocation_jobs", noun: "job", finalState: string(JobDone), finishedAt: "done_at",
+		policy: o.Jobs, skipLocked: d.skipLocked}
+	s.outbox = leasedQueue{table: "outbox", noun: "outbox", finalState: OutboxSent, finishedAt: "sent_at",
+		policy: o.Outbox, skipLocked: d.skipLocked}
+	return s
+}
+
+// Backend is "sqlite" or "postgres".
+func (s *Store) Backend() string { return s.d.name }
+
 // Close closes the store.
 func (s *Store) Close() error { return s.db.Close() }
 
-// Path returns the database file's path.
+// Path returns the database file's path; "" for a PostgreSQL store.
 func (s *Store) Path() string { return s.path }
 
 // SchemaVersion returns the number of the last migration applied.
@@ -183,11 +221,21 @@ func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
 // migrate applies the migrations the database lacks, each in its own
 // transaction with the row that records it.
 func (s *Store) migrate(ctx context.Context) error {
-	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+	// Under the write lock: two workers started together on an empty
+	// PostgreSQL database must not both create the tables.
+	tx, err := s.d.beginWrite(ctx, s.db)
+	if err != nil {
+		return fmt.Errorf("creating schema_migrations: %w", err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, s.d.migrationSQL(migration{sql: `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version    INTEGER PRIMARY KEY,
 		name       TEXT NOT NULL,
 		applied_at TEXT NOT NULL
-	)`); err != nil {
+	)`})); err != nil {
+		return fmt.Errorf("creating schema_migrations: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("creating schema_migrations: %w", err)
 	}
 	latest := migrations[len(migrations)-1].version
@@ -200,7 +248,7 @@ func (s *Store) migrate(ctx context.Context) error {
 }
 
 func (s *Store) apply(ctx context.Context, m migration, latest int) error {
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := s.d.beginWrite(ctx, s.db)
 	if err != nil {
 		return fmt.Errorf("migration %d: %w", m.version, err)
 	}
@@ -217,7 +265,7 @@ func (s *Store) apply(ctx context.Context, m migration, latest int) error {
 	if int(current.Int64) >= m.version {
 		return nil
 	}
-	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+	if _, err := tx.ExecContext(ctx, s.d.migrationSQL(m)); err != nil {
 		return fmt.Errorf("migration %d (%s): %w", m.version, m.name, err)
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
@@ -249,7 +297,7 @@ func parseNullTime(s sql.NullString) (time.Time, error) {
 // inTx runs fn in a write transaction (it takes the write lock at BEGIN)
 // and commits it when fn returns nil.
 func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := s.d.beginWrite(ctx, s.db)
 	if err != nil {
 		return err
 	}
@@ -263,7 +311,7 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 // readTx runs fn in a read transaction: one snapshot of the database,
 // without the write lock, so that a long read never holds up the worker.
 func (s *Store) readTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true, Isolation: s.d.readIsolation})
 	if err != nil {
 		return err
 	}

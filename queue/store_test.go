@@ -14,7 +14,7 @@ import (
 
 func openTest(t *testing.T, dir string) *Store {
 	t.Helper()
-	s, err := Open(context.Background(), dir)
+	s, err := openBackend(t, dir, nil)
 	if err != nil {
 		t.Fatalf("Open(%s): %v", dir, err)
 	}
@@ -30,16 +30,18 @@ func TestOpenCreatesAndMigrates(t *testing.T) {
 	ctx := context.Background()
 	dir := filepath.Join(t.TempDir(), "data dir?#%")
 	s := openTest(t, dir)
-	if _, err := os.Stat(filepath.Join(dir, DatabaseFile)); err != nil {
-		t.Fatalf("database file: %v", err)
-	}
 	v, err := s.SchemaVersion(ctx)
 	if err != nil || v != len(migrations) {
 		t.Fatalf("SchemaVersion = %d, %v, want %d", v, err, len(migrations))
 	}
-	var mode string
-	if err := s.db.QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&mode); err != nil || mode != "wal" {
-		t.Errorf("journal_mode = %q, %v, want wal", mode, err)
+	if s.Backend() == "sqlite" {
+		if _, err := os.Stat(filepath.Join(dir, DatabaseFile)); err != nil {
+			t.Fatalf("database file: %v", err)
+		}
+		var mode string
+		if err := s.db.QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&mode); err != nil || mode != "wal" {
+			t.Errorf("journal_mode = %q, %v, want wal", mode, err)
+		}
 	}
 
 	// Data survives a reopen, and migrations are not applied twice.
@@ -66,13 +68,14 @@ func TestOpenRefusesNewerSchema(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Close()
-	_, err := Open(ctx, dir)
+	_, err := openBackend(t, dir, nil)
 	if err == nil || !strings.Contains(err.Error(), "newer than this revokd") {
 		t.Errorf("Open of a newer database: err = %v, want a refusal", err)
 	}
 }
 
 func TestOpenErrors(t *testing.T) {
+	onlySQLite(t)
 	if _, err := Open(context.Background(), ""); err == nil {
 		t.Errorf("Open(\"\") succeeded, want an error")
 	}
