@@ -5,6 +5,7 @@ import (
 	"os"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/revokd/revokd/internal/pgtest"
 )
@@ -179,5 +180,60 @@ func TestAuditChainUnderConcurrentWriters(t *testing.T) {
 	}
 	if got, want := head.Rows-before.Rows, int64(writers*mailsEach); got != want {
 		t.Errorf("%d audit rows appended, want %d", got, want)
+	}
+}
+
+// On PostgreSQL the mailbox lease is a session advisory lock: when the
+// server cuts the holder's connection, the holder learns it lost the
+// lease and another worker takes it; a holder whose process ends (its
+// connections close) frees it at once.
+func TestSessionLeaseLostWithItsConnection(t *testing.T) {
+	if testPostgres == nil {
+		t.Skip("the session lease is PostgreSQL's")
+	}
+	ctx := t.Context()
+	dir := t.TempDir()
+	clk := newTestClock()
+	a, b := openClocked(t, dir, clk), openClocked(t, dir, clk)
+	const name = "imap:desk@imap.example.fr:993/INBOX"
+	la, lb := a.Lease(name), b.Lease(name)
+	if ok, _, err := la.TryAcquire(ctx); err != nil || !ok {
+		t.Fatalf("TryAcquire(a) = %v, %v, want true", ok, err)
+	}
+	if ok, _, err := lb.TryAcquire(ctx); err != nil || ok {
+		t.Fatalf("TryAcquire(b) while a holds it = %v, %v, want false", ok, err)
+	}
+	// An operator (or a failover) cuts every session of a.
+	lost := la.Lost()
+	if _, err := b.db.ExecContext(ctx, `SELECT pg_terminate_backend(pid) FROM pg_locks
+		WHERE locktype = 'advisory' AND granted AND pid <> pg_backend_pid()`); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-lost:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the holder was not told that its session was cut")
+	}
+	if ok, _, err := lb.TryAcquire(ctx); err != nil || !ok {
+		t.Fatalf("TryAcquire(b) after a's session was cut = %v, %v, want true", ok, err)
+	}
+	if ok, _, err := la.TryAcquire(ctx); err != nil || ok {
+		t.Errorf("TryAcquire(a) again while b holds it = %v, %v, want false", ok, err)
+	}
+	// b's process ends without Release: its connections close.
+	b.Close()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ok, _, err := la.TryAcquire(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the lease was not freed when its holder's connections closed")
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

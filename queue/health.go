@@ -8,12 +8,21 @@ import (
 	"path/filepath"
 )
 
-// Ready reports whether the store can take the worker's next write: its
+// Ready reports whether the store can take the worker's next write. A
+// PostgreSQL store is ready when the database answers. An SQLite store is
+// when its
 // file is still where it was opened (not removed or moved away behind the
 // open connections, which would go on writing to a file nobody sees), it
 // and its folder are writable, and the database answers. The error says
 // which.
 func (s *Store) Ready(ctx context.Context) error {
+	if s.path == "" {
+		var one int
+		if err := s.db.QueryRowContext(ctx, `SELECT 1 FROM schema_migrations LIMIT 1`).Scan(&one); err != nil {
+			return fmt.Errorf("the PostgreSQL store: %w", err)
+		}
+		return nil
+	}
 	st, err := os.Stat(s.path)
 	if err != nil {
 		return fmt.Errorf("%s: %w", s.path, unwrapPath(err))

@@ -3,6 +3,7 @@ package queue
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -27,6 +28,11 @@ type Lease interface {
 	TryAcquire(ctx context.Context) (ok bool, holder LeaseHolder, err error)
 	// Release gives the lease up. Releasing a lease not held does nothing.
 	Release(ctx context.Context) error
+	// Lost is closed when a held lease is lost without Release (the
+	// PostgreSQL session that held it was cut): the holder must stop
+	// using the resource and take the lease again. Nil while not held,
+	// and for a lease that cannot be lost while its process lives.
+	Lost() <-chan struct{}
 }
 
 // LeaseHolder is who holds a lease, as the holder recorded it when it took
@@ -50,6 +56,9 @@ func (h LeaseHolder) String() string {
 // Release or the end of the process.
 func (s *Store) Lease(name string) Lease {
 	sum := sha256.Sum256([]byte(name))
+	if s.d == postgresDialect {
+		return &sessionLease{store: s, name: name, key: int64(binary.BigEndian.Uint64(sum[:8]))}
+	}
 	return &fileLease{
 		store: s,
 		name:  name,
@@ -89,17 +98,33 @@ func (l *fileLease) TryAcquire(ctx context.Context) (bool, LeaseHolder, error) {
 		h, err := l.store.leaseHolder(ctx, l.name)
 		return false, h, err
 	}
-	host, _ := os.Hostname()
-	me := LeaseHolder{Host: host, PID: os.Getpid(), Since: l.store.now()}
-	if _, err := l.store.db.ExecContext(ctx, `INSERT INTO leases (name, holder, until) VALUES (?, ?, ?)
-		ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, until = excluded.until`,
-		l.name, formatHolder(me), formatTime(me.Since)); err != nil {
+	me := l.store.thisProcess()
+	if err := l.store.recordLeaseHolder(ctx, l.name, me); err != nil {
 		f.Close() // closing drops the lock
-		return false, LeaseHolder{}, fmt.Errorf("recording lease %q: %w", l.name, err)
+		return false, LeaseHolder{}, err
 	}
 	l.file = f
 	return true, me, nil
 }
+
+// thisProcess is the holder this process records when it takes a lease.
+func (s *Store) thisProcess() LeaseHolder {
+	host, _ := os.Hostname()
+	return LeaseHolder{Host: host, PID: os.Getpid(), Since: s.now()}
+}
+
+// recordLeaseHolder records for whoever waits that h holds the lease called
+// name.
+func (s *Store) recordLeaseHolder(ctx context.Context, name string, h LeaseHolder) error {
+	if _, err := s.db.ExecContext(ctx, `INSERT INTO leases (name, holder, until) VALUES (?, ?, ?)
+		ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, until = excluded.until`,
+		name, formatHolder(h), formatTime(h.Since)); err != nil {
+		return fmt.Errorf("recording lease %q: %w", name, err)
+	}
+	return nil
+}
+
+func (l *fileLease) Lost() <-chan struct{} { return nil }
 
 func (l *fileLease) Release(ctx context.Context) error {
 	l.mu.Lock()

@@ -34,6 +34,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -55,6 +56,10 @@ type Store struct {
 	path string // the SQLite database's file; "" on PostgreSQL
 	opts Options
 	d    *dialect
+	// held are the session leases taken on a PostgreSQL store, ended by
+	// Close.
+	heldMu sync.Mutex
+	held   map[*sessionLease]bool
 	// jobs and outbox are the two leased queues, each with its policy.
 	jobs, outbox leasedQueue
 }
@@ -203,8 +208,21 @@ func newStore(db *sql.DB, path string, o Options, d *dialect) *Store {
 // Backend is "sqlite" or "postgres".
 func (s *Store) Backend() string { return s.d.name }
 
-// Close closes the store.
-func (s *Store) Close() error { return s.db.Close() }
+// Close closes the store; the leases it holds end with it.
+func (s *Store) Close() error {
+	s.heldMu.Lock()
+	held := s.held
+	s.held = nil
+	s.heldMu.Unlock()
+	for l := range held {
+		l.mu.Lock()
+		if l.conn != nil {
+			l.dropLocked()
+		}
+		l.mu.Unlock()
+	}
+	return s.db.Close()
+}
 
 // Path returns the database file's path; "" for a PostgreSQL store.
 func (s *Store) Path() string { return s.path }

@@ -76,8 +76,14 @@ type Config struct {
 	// failed does).
 	Queue retryPolicy `toml:"queue"`
 
+	// Store is where the store lives: empty, the SQLite database in
+	// data_dir; a postgres:// URL, that PostgreSQL database (several
+	// workers share it). The URL may hold a password: it can come from
+	// the environment (REVOKD_STORE_URL, which wins) or a file (url_file)
+	// instead of the configuration.
 	Store struct {
-		URL string `toml:"url"`
+		URL     string `toml:"url"`
+		URLFile string `toml:"url_file"`
 	} `toml:"store"`
 
 	Trust struct {
@@ -175,7 +181,7 @@ func (p retryPolicy) policy() queue.RetryPolicy {
 // sub-command opens the store with them, so that the retry policy is the
 // same whoever claims or fails a job.
 func (c *Config) storeOptions() *queue.Options {
-	return &queue.Options{Jobs: c.Queue.policy(), Outbox: c.SMTP.retryPolicy.policy()}
+	return &queue.Options{Jobs: c.Queue.policy(), Outbox: c.SMTP.retryPolicy.policy(), URL: c.Store.URL}
 }
 
 // algorithmRule is one line of trust.algorithms, a pdfverify.AlgorithmRule
@@ -301,7 +307,9 @@ func loadRunConfig(path string) (*Config, error) {
 func readConfig(path string) (*Config, problems, error) {
 	c := defaultConfig()
 	if path == "" {
-		return c, nil, nil
+		var ps problems
+		c.resolveStoreURL(&ps)
+		return c, ps, nil
 	}
 	md, err := toml.DecodeFile(path, c)
 	if err != nil {
@@ -339,8 +347,29 @@ func readConfig(path string) (*Config, problems, error) {
 	for i, r := range c.CA.Issuers {
 		c.CA.Issuers[i] = resolvePath(base, r)
 	}
+	c.Store.URLFile = resolvePath(base, c.Store.URLFile)
+	c.resolveStoreURL(&ps)
 	c.validate(&ps)
 	return c, ps, nil
+}
+
+// resolveStoreURL sets store.url from REVOKD_STORE_URL or store.url_file,
+// and checks that it names a PostgreSQL database.
+func (c *Config) resolveStoreURL(ps *problems) {
+	switch env := os.Getenv("REVOKD_STORE_URL"); {
+	case env != "":
+		c.Store.URL = env
+	case c.Store.URLFile != "":
+		b, err := os.ReadFile(c.Store.URLFile)
+		if err != nil {
+			ps.add("store.url_file", "%v", err)
+			return
+		}
+		c.Store.URL = strings.TrimSpace(string(b))
+	}
+	if c.Store.URL != "" && !queue.IsPostgresURL(c.Store.URL) {
+		ps.add("store.url", "%s: want empty (SQLite in data_dir) or postgres://user@host/db", redactURL(c.Store.URL))
+	}
 }
 
 func resolvePath(base, p string) string {

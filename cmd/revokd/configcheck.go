@@ -87,9 +87,6 @@ func checkForRun(cfg *Config) problems {
 			ps.add(fmt.Sprintf("trust.policies[%d]", i), "%q is not an OID (%v): write it as dotted numbers, e.g. 0.4.0.194112.1.2", p, err)
 		}
 	}
-	if cfg.Store.URL != "" {
-		ps.add("store.url", "only the embedded SQLite store is available: leave store.url empty")
-	}
 	checkDataDir(&ps, cfg.DataDir)
 	if cfg.SMIME.KeyFile != "" && cfg.SMIME.CertFile != "" {
 		// The key file's permissions are checked here, at start-up.

@@ -136,21 +136,20 @@ func openConfiguredStore(ctx context.Context, configPath string, stderr io.Write
 		fmt.Fprintf(stderr, "revokd: %v\n", err)
 		return nil, nil, exitUsage
 	}
-	if cfg.Store.URL != "" {
-		fmt.Fprintf(stderr, "revokd: store.url %q: postgres store not available yet\n", redactURL(cfg.Store.URL))
-		return nil, nil, exitUsage
-	}
 	// These commands read or act on what the worker stored: an empty store
 	// created here by a wrong --config would answer "nothing to do" for
-	// ever, so a missing one is an error.
-	db := filepath.Join(cfg.DataDir, queue.DatabaseFile)
-	if _, err := os.Stat(db); errors.Is(err, os.ErrNotExist) {
-		fmt.Fprintf(stderr, "revokd: no store at %s (data_dir of %s): wrong --config? revokd run creates it\n",
-			db, orDefault(configPath, "the default configuration"))
-		return nil, nil, exitUsage
-	} else if err != nil {
-		fmt.Fprintf(stderr, "revokd: %v\n", err)
-		return nil, nil, exitUsage
+	// ever, so a missing one is an error. (A PostgreSQL database is
+	// created by its administrator, and the schema by the first opening.)
+	if cfg.Store.URL == "" {
+		db := filepath.Join(cfg.DataDir, queue.DatabaseFile)
+		if _, err := os.Stat(db); errors.Is(err, os.ErrNotExist) {
+			fmt.Fprintf(stderr, "revokd: no store at %s (data_dir of %s): wrong --config? revokd run creates it\n",
+				db, orDefault(configPath, "the default configuration"))
+			return nil, nil, exitUsage
+		} else if err != nil {
+			fmt.Fprintf(stderr, "revokd: %v\n", err)
+			return nil, nil, exitUsage
+		}
 	}
 	store, err := queue.OpenWith(ctx, cfg.DataDir, cfg.storeOptions())
 	if err != nil {

@@ -388,7 +388,7 @@ func TestQueueFailedPermanentAndSnooze(t *testing.T) {
 func TestQueueErrors(t *testing.T) {
 	f := newQueueFixture(t)
 	pg := filepath.Join(f.dir, "pg.toml")
-	if err := os.WriteFile(pg, []byte("[store]\nurl = \"postgres://revokd:secret@localhost/revokd\"\n"), 0o600); err != nil {
+	if err := os.WriteFile(pg, []byte("[store]\nurl = \"postgres://revokd:secret@127.0.0.1:1/revokd?connect_timeout=5\"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	// A configuration naming a data folder the worker never used: the
@@ -419,7 +419,7 @@ func TestQueueErrors(t *testing.T) {
 		{"fail/next-zero-lease", []string{"next", "--config", f.config, "--lease", "0s"}, exitUsage, "must be positive"},
 		{"fail/unknown-flag", []string{"next", "--nope"}, exitUsage, "flag provided but not defined"},
 		{"fail/missing-config", []string{"list", "--config", filepath.Join(f.dir, "missing.toml")}, exitUsage, "revokd: reading config"},
-		{"fail/postgres-not-yet", []string{"list", "--config", pg}, exitUsage, "postgres store not available yet"},
+		{"fail/postgres-unreachable", []string{"list", "--config", pg}, exitUsage, "opening the PostgreSQL store"},
 		{"fail/no-store", []string{"next", "--config", nostore}, exitUsage, "no store at " + filepath.Join(f.dir, "elsewhere", queue.DatabaseFile)},
 	}
 	for _, tt := range tests {

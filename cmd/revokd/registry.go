@@ -135,10 +135,6 @@ func openRegistryStore(ctx context.Context, configPath string, stderr io.Writer)
 		fmt.Fprintf(stderr, "revokd: %v\n", err)
 		return nil, exitUsage
 	}
-	if cfg.Store.URL != "" {
-		fmt.Fprintf(stderr, "revokd: store.url %q: only the SQLite store in data_dir is supported so far\n", redactURL(cfg.Store.URL))
-		return nil, exitUsage
-	}
 	store, err := queue.OpenWith(ctx, cfg.DataDir, cfg.storeOptions())
 	if err != nil {
 		fmt.Fprintf(stderr, "revokd: %v\n", err)

@@ -172,15 +172,15 @@ func TestRegistryErrors(t *testing.T) {
 	}
 }
 
-func TestRegistryPostgresNotYet(t *testing.T) {
+func TestRegistryPostgresUnreachable(t *testing.T) {
 	f := newRegistryFixture(t)
 	cfg := filepath.Join(f.dir, "pg.toml")
-	if err := os.WriteFile(cfg, []byte("[store]\nurl = \"postgres://revokd:secret@localhost/revokd\"\n"), 0o600); err != nil {
+	if err := os.WriteFile(cfg, []byte("[store]\nurl = \"postgres://revokd:secret@127.0.0.1:1/revokd?connect_timeout=5\"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	code, _, errOut := f.run(t, "import-reps", "--config", cfg, filepath.Join(f.dir, "reps.csv"))
-	if code != exitUsage || !strings.Contains(errOut, "only the SQLite store") || strings.Contains(errOut, "secret") {
-		t.Errorf("import with a PostgreSQL URL: exit %d, stderr %q, want a refusal that hides the password", code, errOut)
+	if code != exitUsage || !strings.Contains(errOut, "opening the PostgreSQL store") || strings.Contains(errOut, "secret") {
+		t.Errorf("import with a PostgreSQL URL: exit %d, stderr %q, want the error without the password", code, errOut)
 	}
 }
 

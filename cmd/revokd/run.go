@@ -68,9 +68,6 @@ type app struct {
 // newApp wires the store, the verifier, the authorisation and the mailbox
 // from the configuration, which passed checkForRun.
 func newApp(ctx context.Context, cfg *Config, log *slog.Logger, tokenSource func(context.Context) (string, error)) (*app, error) {
-	if cfg.Store.URL != "" {
-		return nil, errors.New("store.url: only the embedded SQLite store is available (leave store.url empty)")
-	}
 	a := &app{verifySeconds: newVerifyHistogram()}
 	var err error
 	if a.mailbox, err = newMailbox(cfg, log, tokenSource); err != nil {
@@ -216,21 +213,45 @@ func (l *leaseState) get() (held, known bool, holder queue.LeaseHolder) {
 // another live revokd holds the lease, it waits, and says who holds it.
 func (a *app) run(ctx context.Context, log *slog.Logger) error {
 	lease := a.store.Lease(a.lease)
+	for {
+		if err := a.awaitLease(ctx, lease, log); err != nil {
+			return err
+		}
+		log.InfoContext(ctx, "holding the mailbox")
+		log.DebugContext(ctx, "mailbox lease", "lease", a.lease)
+		lost, err := a.readMailbox(ctx, lease)
+		if !lost {
+			return err
+		}
+		// Another worker may hold the mailbox by now: wait for it as at
+		// the start. What this one was handling is retried by whoever
+		// reads the mailbox next (the store's keys make it idempotent).
+		a.leaseState.set(false, queue.LeaseHolder{})
+		log.WarnContext(ctx, "lost the mailbox lease (the database cut its session): stopped reading the mailbox", "err", err)
+	}
+}
+
+// awaitLease waits until this process holds the mailbox lease. A store
+// that does not answer (PostgreSQL restarting) is waited for too.
+func (a *app) awaitLease(ctx context.Context, lease queue.Lease, log *slog.Logger) error {
 	var shown queue.LeaseHolder
 	for {
 		ok, holder, err := lease.TryAcquire(ctx)
-		if err != nil {
-			return fmt.Errorf("taking the mailbox lease: %w", err)
-		}
-		a.leaseState.set(ok, holder)
-		if ok {
-			break
-		}
-		if holder != shown {
-			shown = holder
-			log.InfoContext(ctx, "another revokd reads this mailbox; waiting until it stops",
-				"holder_host", holder.Host, "holder_pid", holder.PID, "holder_since", holder.Since)
-			log.DebugContext(ctx, "mailbox lease held by another revokd", "lease", a.lease)
+		switch {
+		case err != nil:
+			a.leaseState.set(false, queue.LeaseHolder{})
+			log.WarnContext(ctx, "cannot take the mailbox lease; trying again", "err", err)
+		case ok:
+			a.leaseState.set(true, holder)
+			return nil
+		default:
+			a.leaseState.set(false, holder)
+			if holder != shown {
+				shown = holder
+				log.InfoContext(ctx, "another revokd reads this mailbox; waiting until it stops",
+					"holder_host", holder.Host, "holder_pid", holder.PID, "holder_since", holder.Since)
+				log.DebugContext(ctx, "mailbox lease held by another revokd", "lease", a.lease)
+			}
 		}
 		select {
 		case <-ctx.Done():
@@ -238,10 +259,29 @@ func (a *app) run(ctx context.Context, log *slog.Logger) error {
 		case <-time.After(leaseRetry):
 		}
 	}
-	defer lease.Release(context.WithoutCancel(ctx))
-	log.InfoContext(ctx, "holding the mailbox")
-	log.DebugContext(ctx, "mailbox lease", "lease", a.lease)
-	return a.mailbox.Run(ctx, a.worker)
+}
+
+// readMailbox reads the mailbox until ctx ends or the lease is lost
+// (lost is then true).
+func (a *app) readMailbox(ctx context.Context, lease queue.Lease) (lost bool, err error) {
+	mctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	gone := lease.Lost()
+	go func() {
+		select {
+		case <-gone:
+			cancel()
+		case <-mctx.Done():
+		}
+	}()
+	err = a.mailbox.Run(mctx, a.worker)
+	select {
+	case <-gone:
+		return true, err
+	default:
+	}
+	lease.Release(context.WithoutCancel(ctx))
+	return false, err
 }
 
 func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
