@@ -39,6 +39,11 @@ var commandHelps = map[string]commandHelp{
 		"Verify a signed form, or every PDF attached to a mail; - reads standard input.\nExit 0 accepted, 1 refused, 2 usage or input error.",
 		"revokd verify --trust roots.pem --crl-dir crl/ demande.pdf",
 	},
+	"probe": {
+		"revokd probe [--config F] [--address host:port]",
+		"Ask the running worker's /readyz (at http.address of --config, or --address) whether it is ready.\nExit 0 ready, 1 not ready or not answering, 2 usage. The container image's HEALTHCHECK: it has no shell and no curl.",
+		"revokd probe --config /etc/revokd/revokd.toml",
+	},
 	"version": {
 		"revokd version",
 		"Print revokd's version, the commit it was built from, the Go version and the dependencies that matter.",

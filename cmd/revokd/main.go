@@ -37,6 +37,8 @@ commands:
                      check the mails' templates (notify.templates_dir)
   templates export DIR
                      write the embedded templates to DIR, to edit them
+  probe [--config F] [--address A]
+                     exit 0 when the running worker's /readyz says ready (container health check)
   version            the version, commit, Go version and dependencies of this build
   help [CMD [SUB]]   a command's flags and an example (also: revokd CMD -h)
 
@@ -89,6 +91,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cmdTemplates(args[1:], stdout, stderr)
 	case "operator":
 		return cmdOperator(ctx, args[1:], stdin, stdout, stderr)
+	case "probe":
+		return cmdProbe(ctx, args[1:], stdout, stderr)
 	case "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return exitOK
