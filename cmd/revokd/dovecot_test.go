@@ -1,14 +1,11 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -19,7 +16,6 @@ import (
 	"github.com/revokd/revokd/internal/imaptest"
 	"github.com/revokd/revokd/internal/scenario"
 	"github.com/revokd/revokd/internal/testpki"
-	"github.com/revokd/revokd/queue"
 )
 
 // startDovecot starts a real Dovecot for one test; under CI a missing
@@ -231,120 +227,6 @@ func messages(t testing.TB, c *imapclient.Client, folder string) uint32 {
 		return 0
 	}
 	return *st.NumMessages
-}
-
-// TestCrashRecovery kills the worker process (SIGKILL) at random points
-// while 200 mails flow through a real Dovecot, restarts it, and then
-// checks that every mail has exactly one outcome, every accepted request
-// exactly one revocation job, and nothing is left in the mailbox.
-func TestCrashRecovery(t *testing.T) {
-	if testing.Short() {
-		t.Skip("kills and restarts a worker many times")
-	}
-	const n = 200
-	dv := startDovecot(t)
-	bin := revokdBinary(t)
-	world := newCrashWorld(t, n)
-	user, err := dv.NewUser()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	cfgPath := writeRunConfig(t, dir, dv, user, world.sc)
-	st, err := queue.Open(context.Background(), filepath.Join(dir, "data"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := world.sc.Load(context.Background(), st); err != nil {
-		t.Fatal(err)
-	}
-	st.Close()
-
-	appender := imapLogin(t, dv, user)
-	appended := make(chan struct{})
-	go func() {
-		defer close(appended)
-		for _, m := range world.mails {
-			imapAppend(t, appender, m)
-		}
-	}()
-
-	rng := rand.New(rand.NewPCG(1, 2))
-	checker := imapLogin(t, dv, user)
-	deadline := time.Now().Add(3 * time.Minute)
-	kills := 0
-	for {
-		cmd := exec.Command(bin, "run", "--config", cfgPath)
-		logf, _ := os.Create(filepath.Join(dir, fmt.Sprintf("run-%d.log", kills)))
-		cmd.Stdout, cmd.Stderr = logf, logf
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		drained := false
-		if kills < 12 {
-			time.Sleep(time.Duration(100+rng.IntN(900)) * time.Millisecond)
-			cmd.Process.Signal(syscall.SIGKILL)
-			kills++
-		} else {
-			// The last run: let it drain the mailbox, then stop it cleanly.
-			for time.Now().Before(deadline) {
-				<-appended
-				if messages(t, checker, "INBOX") == 0 &&
-					messages(t, checker, "Processed")+messages(t, checker, "Rejected") >= n {
-					drained = true
-					break
-				}
-				time.Sleep(100 * time.Millisecond)
-			}
-			cmd.Process.Signal(syscall.SIGTERM)
-		}
-		cmd.Wait()
-		logf.Close()
-		if drained {
-			break
-		}
-		if kills >= 12 && time.Now().After(deadline) {
-			t.Fatalf("the mailbox was not drained in time: INBOX %d, Processed %d, Rejected %d",
-				messages(t, checker, "INBOX"), messages(t, checker, "Processed"), messages(t, checker, "Rejected"))
-		}
-	}
-
-	if got := messages(t, checker, "Processed") + messages(t, checker, "Rejected"); got != n {
-		t.Errorf("Processed + Rejected hold %d messages, want %d (each mail moved exactly once)", got, n)
-	}
-	st, err = queue.Open(context.Background(), filepath.Join(dir, "data"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	rows, err := st.ListRequests(context.Background(), queue.ListOptions{All: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	perMail := map[string]int{}
-	jobs := map[int64]bool{}
-	for _, r := range rows {
-		perMail[r.MessageID]++
-		if r.State == "queued" {
-			if r.JobID == nil {
-				t.Errorf("accepted request %d has no revocation job", r.ID)
-			} else {
-				jobs[*r.JobID] = true
-			}
-		}
-	}
-	if len(perMail) != n {
-		t.Errorf("%d mails have an outcome, want %d", len(perMail), n)
-	}
-	for id, k := range perMail {
-		if k != 1 {
-			t.Errorf("mail %s has %d outcomes, want 1", id, k)
-		}
-	}
-	if len(jobs) != world.accepted {
-		t.Errorf("%d revocation jobs, want %d (one per certificate)", len(jobs), world.accepted)
-	}
-	t.Logf("%d kills; %d mails, %d jobs", kills, len(perMail), len(jobs))
 }
 
 func certificateOf(c *testpki.Cert) authorize.Certificate {
