@@ -81,8 +81,9 @@ func runChaos(t *testing.T, n, workers int, postgres bool) {
 	defer relay.close()
 	dir := t.TempDir()
 	cfgPath := writeRunConfig(t, dir, dv, user, world.sc)
-	extra := fmt.Sprintf("[smtp]\naddress = %q\nsecurity = \"none\"\nfrom = %q\n"+
-		"[notify]\nlimit_per_address = -1\nlimit_per_domain = -1\nlimit_total = -1\n", relay.addr, user)
+	// A killed sender's claimed mail waits for its lease: short here.
+	extra := fmt.Sprintf("[smtp]\naddress = %q\nsecurity = \"none\"\nfrom = %q\ntimeout = \"10s\"\nlease = \"15s\"\n"+
+		"[notify]\nlimit_per_address = -1\nlimit_per_domain = -1\nlimit_total = -1\n", relay.addr, "desk@example.fr")
 	var (
 		opts = &queue.Options{}
 		pgDB *sql.DB

@@ -67,6 +67,10 @@ type Config struct {
 		// CAFile is a PEM bundle that verifies the relay's certificate
 		// instead of the system roots.
 		CAFile string `toml:"ca_file"`
+		// Timeout bounds one delivery and Lease keeps a claimed mail from
+		// the other senders; zero: notify's defaults.
+		Timeout duration `toml:"timeout"`
+		Lease   duration `toml:"lease"`
 		// The delivery's retry policy (the outbox).
 		retryPolicy
 	} `toml:"smtp"`

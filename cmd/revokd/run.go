@@ -382,6 +382,8 @@ func newSender(cfg *Config, store notify.Store, log *slog.Logger) (*notify.Sende
 		Username: cfg.SMTP.Username,
 		From:     firstNonEmpty(cfg.SMTP.From, cfg.IMAP.Username),
 		Limits:   cfg.Notify.limits(),
+		Timeout:  cfg.SMTP.Timeout.Duration,
+		Lease:    cfg.SMTP.Lease.Duration,
 		Logger:   log,
 		Health:   new(notify.RelayHealth),
 	}
