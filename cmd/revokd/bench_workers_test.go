@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -129,23 +128,7 @@ func benchWorkers(b *testing.B, dv *imaptest.Dovecot, bin string, world *crashWo
 	for _, p := range procs {
 		peak = max(peak, peakRSS(b, p.Pid))
 	}
-	rows, err := st.ListRequests(ctx, queue.ListOptions{All: true})
-	if err != nil {
-		b.Fatal(err)
-	}
-	var lat []time.Duration
-	for _, r := range rows {
-		if at, ok := appendedAt[r.MessageID]; ok {
-			lat = append(lat, r.CreatedAt.Sub(at))
-		}
-	}
-	if len(lat) != paced {
-		b.Fatalf("%d paced mails have an outcome, want %d", len(lat), paced)
-	}
-	slices.Sort(lat)
-	b.ReportMetric(float64(n)/drain.Seconds(), "mails/s")
-	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
-	b.ReportMetric(float64(lat[len(lat)*95/100].Microseconds())/1000, "p95-ms")
+	reportDrainAndLatency(b, st, n, drain, appendedAt)
 	b.ReportMetric(float64(peak)/1024, "peak-rss-MB")
 }
 
