@@ -125,8 +125,8 @@ func TestHostileHeadersAreStoredCleaned(t *testing.T) {
 	if err := s.db.QueryRowContext(ctx, `SELECT message_id, sender FROM mails WHERE id = ?`, id).Scan(&msgID, &from); err != nil {
 		t.Fatal(err)
 	}
-	if msgID != "<x\uFFFD@example.fr>" || from != "ab@example.fr" {
-		t.Errorf("stored message_id %q, sender %q; want <x\uFFFD@example.fr>, ab@example.fr", msgID, from)
+	if msgID != "<\uFFFDx\uFFFD@example.fr>" || from != "a\uFFFDb@example.fr" {
+		t.Errorf("stored message_id %q, sender %q; want <\uFFFDx\uFFFD@example.fr>, a\uFFFDb@example.fr", msgID, from)
 	}
 	b, _, err := s.Evidence(ctx, sha256Hex(raw))
 	if err != nil || string(b) != string(raw) {

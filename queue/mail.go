@@ -127,9 +127,11 @@ func (o Outcome) cleaned() Outcome {
 		reqs[i] = r
 	}
 	o.Requests = reqs
+	// The recipient is left as it is: notify refuses an address with a
+	// control character, and must see it to.
 	out := make([]OutboxMessage, len(o.Outbox))
 	for i, m := range o.Outbox {
-		m.To, m.Subject, m.Body = cleanText(m.To), cleanText(m.Subject), cleanText(m.Body)
+		m.Subject, m.Body = cleanText(m.Subject), cleanText(m.Body)
 		out[i] = m
 	}
 	o.Outbox = out

@@ -91,14 +91,15 @@ func (c *rewritingConn) CheckNamedValue(nv *driver.NamedValue) error {
 	return nil
 }
 
-// cleanText removes NUL bytes from s and replaces invalid UTF-8 with
-// U+FFFD: what both backends store of a string from mail, so that they
-// store the same.
+// cleanText replaces NUL bytes and invalid UTF-8 in s with U+FFFD: what
+// both backends store of a string from mail, so that they store the same.
+// Replaced, never removed: "a\x00b@example.fr" must not become another,
+// real address.
 func cleanText(s string) string {
 	if strings.IndexByte(s, 0) < 0 && utf8.ValidString(s) {
 		return s
 	}
-	return strings.ToValidUTF8(strings.ReplaceAll(s, "\x00", ""), "\uFFFD")
+	return strings.ToValidUTF8(strings.ReplaceAll(s, "\x00", "\uFFFD"), "\uFFFD")
 }
 
 // rebind rewrites the ? placeholders of query as $1, $2, ... leaving
