@@ -24,34 +24,17 @@ import (
 // verifies over the revision it covers; the latest revision says something
 // else.
 func ChangeFieldAfterSigning(signed []byte, field, value string) ([]byte, error) {
-	doc, err := parseDocument(signed)
-	if err != nil {
-		return nil, fmt.Errorf("reading the document: %w", err)
-	}
-	acro, err := acroForm(doc)
+	e, err := editField(signed, field)
 	if err != nil {
 		return nil, err
 	}
-	if acro == nil {
-		return nil, errors.New("document has no AcroForm")
-	}
-	f, err := findField(doc, acro, field)
-	if err != nil {
-		return nil, err
-	}
-	u := newUpdate(doc)
+	u, f := e.u, e.f
 	d := f.dict.clone()
 	d.set("V", textString(value))
 	if rect, ok := d.get("Rect").(pdfArray); ok && len(rect) == 4 {
 		// A new appearance, so that a viewer shows the new value too.
-		fontRes := newDict()
-		if dr, err := doc.dict(acro.get("DR")); err == nil {
-			if f, err := doc.dict(dr.get("Font")); err == nil {
-				fontRes = f
-			}
-		}
 		w, h := number(rect[2])-number(rect[0]), number(rect[3])-number(rect[1])
-		d.set("AP", newDict("N", u.add(textAppearance(w, h, value, fontRes))))
+		d.set("AP", newDict("N", u.add(textAppearance(w, h, value, e.fontRes))))
 	}
 	u.set(f.ref.num, d)
 	out, _ := u.write()

@@ -43,15 +43,10 @@ func AddLTV(pdf []byte, o LTVOptions) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading the document: %w", err)
 	}
-	root, ok := doc.trailer.get("Root").(pdfRef)
-	if !ok {
-		return nil, errors.New("trailer has no /Root reference")
-	}
-	catalog, err := doc.dict(root)
+	root, catalog, err := catalogCopy(doc)
 	if err != nil {
-		return nil, fmt.Errorf("reading the catalog: %w", err)
+		return nil, err
 	}
-	catalog = catalog.clone()
 	u := newUpdate(doc)
 	dss := newDict("Type", pdfName("DSS"))
 	for _, part := range []struct {

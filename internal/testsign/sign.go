@@ -270,15 +270,10 @@ func AddDSS(pdf []byte, certs, crls, ocsps [][]byte) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading the document: %w", err)
 	}
-	root, ok := doc.trailer.get("Root").(pdfRef)
-	if !ok {
-		return nil, errors.New("trailer has no /Root reference")
-	}
-	catalog, err := doc.dict(root)
+	root, catalog, err := catalogCopy(doc)
 	if err != nil {
-		return nil, fmt.Errorf("reading the catalog: %w", err)
+		return nil, err
 	}
-	catalog = catalog.clone()
 	u := newUpdate(doc)
 	dss := newDict("Type", pdfName("DSS"))
 	if old := catalog.get("DSS"); old != nil {
@@ -400,15 +395,10 @@ func addSignature(pdf []byte, s sigSpec, produce func(covered []byte) ([]byte, e
 // the field (an invisible widget on the first page) when it does not exist,
 // and sets the AcroForm's /SigFlags to 3 (signatures exist, append only).
 func fillSignatureField(doc *document, u *update, name string, sig pdfRef, edit func(*update, *pdfDict)) error {
-	root, ok := doc.trailer.get("Root").(pdfRef)
-	if !ok {
-		return errors.New("trailer has no /Root reference")
-	}
-	catalog, err := doc.dict(root)
+	root, catalog, err := catalogCopy(doc)
 	if err != nil {
-		return fmt.Errorf("reading the catalog: %w", err)
+		return err
 	}
-	catalog = catalog.clone()
 	catalogChanged := false
 
 	acro := newDict()
@@ -601,6 +591,20 @@ func fieldNames(doc *document) (map[string]bool, error) {
 		return nil
 	})
 	return names, err
+}
+
+// catalogCopy returns the catalog's reference and a copy of it that an
+// update may change and write back under that reference.
+func catalogCopy(doc *document) (pdfRef, *pdfDict, error) {
+	root, ok := doc.trailer.get("Root").(pdfRef)
+	if !ok {
+		return pdfRef{}, nil, errors.New("trailer has no /Root reference")
+	}
+	catalog, err := doc.dict(root)
+	if err != nil {
+		return pdfRef{}, nil, fmt.Errorf("reading the catalog: %w", err)
+	}
+	return root, catalog.clone(), nil
 }
 
 // acroForm returns the document's AcroForm dictionary, or nil.
