@@ -41,6 +41,15 @@ func putEvidence(ctx context.Context, tx *sql.Tx, kind string, b []byte, at time
 	return sum, nil
 }
 
+// putOptionalEvidence is putEvidence for a piece a request may lack: it
+// stores nothing and returns "" when b is empty.
+func putOptionalEvidence(ctx context.Context, tx *sql.Tx, kind string, b []byte, at time.Time) (string, error) {
+	if len(b) == 0 {
+		return "", nil
+	}
+	return putEvidence(ctx, tx, kind, b, at)
+}
+
 // Evidence returns the stored bytes whose SHA-256 is sum (lower-case hex),
 // and their kind (EvidenceMail, EvidencePDF, ...). It returns ErrNotFound
 // when nothing is stored under sum.

@@ -437,22 +437,16 @@ func recordNotARequest(ctx context.Context, tx *sql.Tx, o Outcome, now time.Time
 // recordRequest stores one request, its evidence and, when it is accepted
 // and its certificate is not in the ledger yet, its revocation job.
 func recordRequest(ctx context.Context, tx *sql.Tx, mailID int64, r *RequestOutcome, now time.Time) error {
-	var reportSum, decisionSum string
-	var err error
-	if len(r.PDF) > 0 {
-		if _, err = putEvidence(ctx, tx, EvidencePDF, r.PDF, now); err != nil {
-			return err
-		}
+	if _, err := putOptionalEvidence(ctx, tx, EvidencePDF, r.PDF, now); err != nil {
+		return err
 	}
-	if len(r.ReportJSON) > 0 {
-		if reportSum, err = putEvidence(ctx, tx, EvidenceReport, r.ReportJSON, now); err != nil {
-			return err
-		}
+	reportSum, err := putOptionalEvidence(ctx, tx, EvidenceReport, r.ReportJSON, now)
+	if err != nil {
+		return err
 	}
-	if len(r.DecisionJSON) > 0 {
-		if decisionSum, err = putEvidence(ctx, tx, EvidenceDecision, r.DecisionJSON, now); err != nil {
-			return err
-		}
+	decisionSum, err := putOptionalEvidence(ctx, tx, EvidenceDecision, r.DecisionJSON, now)
+	if err != nil {
+		return err
 	}
 	// What an earlier request with the same PDF or the same signed form
 	// says, for the operator's note; read before this request is added.

@@ -485,16 +485,13 @@ func (s *Store) RecordReverification(ctx context.Context, id int64, by Reviewer,
 		if err := tx.QueryRowContext(ctx, `SELECT reason_code, serial, issuer_dn FROM requests WHERE id = ?`, id).Scan(&prev, &serial, &issuer); err != nil {
 			return err
 		}
-		var reportSum, decisionSum string
-		if len(r.ReportJSON) > 0 {
-			if reportSum, err = putEvidence(ctx, tx, EvidenceReport, r.ReportJSON, now); err != nil {
-				return err
-			}
+		reportSum, err := putOptionalEvidence(ctx, tx, EvidenceReport, r.ReportJSON, now)
+		if err != nil {
+			return err
 		}
-		if len(r.DecisionJSON) > 0 {
-			if decisionSum, err = putEvidence(ctx, tx, EvidenceDecision, r.DecisionJSON, now); err != nil {
-				return err
-			}
+		decisionSum, err := putOptionalEvidence(ctx, tx, EvidenceDecision, r.DecisionJSON, now)
+		if err != nil {
+			return err
 		}
 		code, note := r.ReasonCode, ""
 		if r.Accepted {
