@@ -69,12 +69,7 @@ func queueReview(ctx context.Context, cmd string, args []string, stdout, stderr 
 		fmt.Fprintln(stderr, "revokd: queue override: --justification is required")
 		return exitUsage
 	}
-	cfg, err := loadConfig(*configPath)
-	if err != nil {
-		fmt.Fprintf(stderr, "revokd: %v\n", err)
-		return exitUsage
-	}
-	store, code := openQueueStore(ctx, *configPath, stderr)
+	store, cfg, code := openConfiguredStore(ctx, *configPath, stderr)
 	if store == nil {
 		return code
 	}
@@ -91,7 +86,10 @@ func queueReview(ctx context.Context, cmd string, args []string, stdout, stderr 
 	svc := newReviewService(cfg, store, reexaminer)
 	a := review.Actor{Name: *name, OSUser: osUser(), Via: "cli"}
 	res := reviewResult{RequestID: id, Action: cmd, Operator: *name}
-	var text string
+	var (
+		text string
+		err  error
+	)
 	switch cmd {
 	case "dismiss":
 		r, more := *reason, ""
