@@ -180,8 +180,7 @@ func (s *Store) HandledMail(ctx context.Context, key MailKey, rawSHA256 string) 
 		WHERE mailbox = ? AND uidvalidity = ? AND uid = ? AND state = 'handled'`,
 		key.Mailbox, key.UIDValidity, key.UID).Scan(&disp)
 	if errors.Is(err, sql.ErrNoRows) && rawSHA256 != "" {
-		err = s.db.QueryRowContext(ctx, `SELECT disposition FROM mails
-			WHERE raw_sha256 = ? AND state = 'handled' ORDER BY id LIMIT 1`, rawSHA256).Scan(&disp)
+		err = s.db.QueryRowContext(ctx, handledByHashQuery, rawSHA256).Scan(&disp)
 	}
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
@@ -520,12 +519,23 @@ func recordRequest(ctx context.Context, tx *sql.Tx, mailID int64, r *RequestOutc
 	})
 }
 
+// The lookups by hash repeat their partial index's condition (hash <> ''):
+// a planner cannot tell that a bound parameter is never empty, and without
+// it each lookup reads the whole table, evidence included, so the worker
+// slows down with every mail it has handled.
+const (
+	handledByHashQuery = `SELECT disposition FROM mails
+		WHERE raw_sha256 = ? AND raw_sha256 <> '' AND state = 'handled' ORDER BY id LIMIT 1`
+	replayByPDFQuery  = `SELECT id FROM requests WHERE pdf_sha256 = ? AND pdf_sha256 <> '' ORDER BY id LIMIT 1`
+	replayByFormQuery = `SELECT id FROM requests WHERE serial = ? AND form_sha256 = ? AND form_sha256 <> '' ORDER BY id LIMIT 1`
+)
+
 // findReplay returns an earlier request with the same PDF, or with the
 // same signed form for the same certificate, and which of the two.
 func findReplay(ctx context.Context, tx *sql.Tx, r *RequestOutcome) (int64, string, error) {
 	var id int64
 	if r.PDFSHA256 != "" {
-		err := tx.QueryRowContext(ctx, `SELECT id FROM requests WHERE pdf_sha256 = ? ORDER BY id LIMIT 1`, r.PDFSHA256).Scan(&id)
+		err := tx.QueryRowContext(ctx, replayByPDFQuery, r.PDFSHA256).Scan(&id)
 		if err == nil {
 			return id, "the same PDF", nil
 		}
@@ -534,8 +544,7 @@ func findReplay(ctx context.Context, tx *sql.Tx, r *RequestOutcome) (int64, stri
 		}
 	}
 	if r.FormSHA256 != "" && r.Serial != "" {
-		err := tx.QueryRowContext(ctx, `SELECT id FROM requests WHERE serial = ? AND form_sha256 = ? ORDER BY id LIMIT 1`,
-			r.Serial, r.FormSHA256).Scan(&id)
+		err := tx.QueryRowContext(ctx, replayByFormQuery, r.Serial, r.FormSHA256).Scan(&id)
 		if err == nil {
 			return id, "the same signed form", nil
 		}

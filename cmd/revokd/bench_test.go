@@ -23,7 +23,7 @@ import (
 //
 // Run it with: go test -run XXX -bench Worker -benchtime 1x ./cmd/revokd
 func BenchmarkWorker(b *testing.B) {
-	const backlog, paced, pace = 300, 100, 20 * time.Millisecond
+	const backlog, paced, pace = 2000, 100, 20 * time.Millisecond
 	dv := startDovecot(b)
 	world := newWorld(b, backlog+paced, false)
 	for b.Loop() {
