@@ -62,6 +62,8 @@ type Depths struct {
 	Requests []RequestCount
 	Jobs     map[string]int // revocation jobs by state
 	Outbox   map[string]int // notifications by state
+	// Verifications are the archived mails to verify, by state.
+	Verifications map[string]int
 }
 
 // Depths counts the requests (by state and reason code), the revocation
@@ -88,6 +90,9 @@ func (s *Store) Depths(ctx context.Context) (Depths, error) {
 	}
 	if d.Outbox, err = s.outbox.depth(ctx, s.db); err != nil {
 		return d, fmt.Errorf("counting the outbox: %w", err)
+	}
+	if d.Verifications, err = s.verifications.depth(ctx, s.db); err != nil {
+		return d, fmt.Errorf("counting verifications: %w", err)
 	}
 	return d, nil
 }

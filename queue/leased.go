@@ -100,7 +100,7 @@ const (
 // The methods run inside the caller's transaction and leave the audit rows
 // to the caller, who knows what the item is about.
 type leasedQueue struct {
-	table string // revocation_jobs, outbox
+	table string // revocation_jobs, outbox, verifications
 	noun  string // "job", "outbox": how errors name an item
 	// finalState is the state of an item that succeeded ("done",
 	// "sent"); finishedAt the column that records when.
@@ -124,20 +124,29 @@ type claimed struct {
 // allowed attempt are given up first (returned in abandoned), so that an
 // item that crashes its holder is not handed out for ever.
 func (q leasedQueue) claim(ctx context.Context, tx *sql.Tx, now time.Time, lease time.Duration) (c claimed, abandoned []claimed, ok bool, err error) {
+	return q.claimOnly(ctx, tx, now, lease, 0)
+}
+
+// claimOnly is claim restricted to the item id when id is not 0.
+func (q leasedQueue) claimOnly(ctx context.Context, tx *sql.Tx, now time.Time, lease time.Duration, id int64) (c claimed, abandoned []claimed, ok bool, err error) {
 	if abandoned, err = q.giveUpAbandoned(ctx, tx, now); err != nil {
 		return c, nil, false, err
 	}
 	stamp := formatTime(now)
 	c.leaseUntil = now.Add(lease)
 	until := formatTime(c.leaseUntil)
+	only, args := "", []any{until, until, stamp, stamp}
+	if id != 0 {
+		only, args = " AND id = ?", append(args, id)
+	}
 	// One statement: the row chosen is the row updated, so two holders
 	// never get the same item.
 	err = tx.QueryRowContext(ctx, `UPDATE `+q.table+`
 		SET state = 'running', attempts = attempts + 1, lease_until = ?, next_attempt_at = ?, updated_at = ?
 		WHERE id = (SELECT id FROM `+q.table+`
-			WHERE state IN ('pending', 'running') AND next_attempt_at <= ?
+			WHERE state IN ('pending', 'running') AND next_attempt_at <= ?`+only+`
 			ORDER BY next_attempt_at, id LIMIT 1`+q.skipLocked+`)
-		RETURNING id, attempts`, until, until, stamp, stamp).Scan(&c.id, &c.attempts)
+		RETURNING id, attempts`, args...).Scan(&c.id, &c.attempts)
 	if errors.Is(err, sql.ErrNoRows) {
 		return c, abandoned, false, nil
 	}
@@ -150,7 +159,7 @@ func (q leasedQueue) claim(ctx context.Context, tx *sql.Tx, now time.Time, lease
 // abandonedError is the last error of an item whose holder never answered
 // on its last attempt.
 func (q leasedQueue) abandonedError() string {
-	return "lease expired without an answer from the " + map[string]string{"job": "executor", "outbox": "sender"}[q.noun]
+	return "lease expired without an answer from the " + map[string]string{"job": "executor", "outbox": "sender", "verification": "verifier"}[q.noun]
 }
 
 // giveUpAbandoned marks failed the running items whose lease ran out on

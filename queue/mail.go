@@ -224,7 +224,15 @@ func (s *Store) ArchiveMail(ctx context.Context, m IncomingMail) (mailID int64, 
 		case err == nil:
 			switch {
 			case oldSum == sum:
-				return nil
+				if state == mailHandled || sum == "" {
+					return nil
+				}
+				// Presented again before it was handled: parked, or
+				// its verifier died. Due again now.
+				if _, err := tx.ExecContext(ctx, `UPDATE mails SET state = 'received' WHERE id = ? AND state = 'parked'`, mailID); err != nil {
+					return err
+				}
+				return enqueueVerification(ctx, tx, mailID, now)
 			case oldSum != "" && sum != "":
 				return fmt.Errorf("archiving mail %s: stored %s, now %s: %w", m.Key, oldSum, sum, ErrKeyConflict)
 			case oldSum == "" && state == mailReceived:
@@ -235,6 +243,9 @@ func (s *Store) ArchiveMail(ctx context.Context, m IncomingMail) (mailID int64, 
 				}
 				if _, err := tx.ExecContext(ctx, `UPDATE mails SET raw_sha256 = ?, size = ?, over_cap = 0 WHERE id = ?`,
 					sum, m.Size, mailID); err != nil {
+					return err
+				}
+				if err := enqueueVerification(ctx, tx, mailID, now); err != nil {
 					return err
 				}
 				return appendAudit(ctx, tx, now, ActorWorker, "mail.archived", mailSubject(mailID), map[string]any{"rawSha256": sum, "size": m.Size})
@@ -254,6 +265,11 @@ func (s *Store) ArchiveMail(ctx context.Context, m IncomingMail) (mailID int64, 
 			m.From, formatTime(m.ReceivedAt), formatTime(now)).Scan(&mailID)
 		if err != nil {
 			return err
+		}
+		if m.Raw != nil {
+			if err := enqueueVerification(ctx, tx, mailID, now); err != nil {
+				return err
+			}
 		}
 		return appendAudit(ctx, tx, now, ActorWorker, "mail.received", mailSubject(mailID), map[string]any{
 			"mailbox": m.Key.Mailbox, "uidValidity": m.Key.UIDValidity, "uid": m.Key.UID,
@@ -325,6 +341,9 @@ func (s *Store) RecordOutcome(ctx context.Context, o Outcome) error {
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE mails SET state = 'handled', disposition = ?, not_a_request = ?, handled_at = ?
 			WHERE id = ?`, string(o.Disposition), o.NotARequest, formatTime(now), o.MailID); err != nil {
+			return err
+		}
+		if err := endVerification(ctx, tx, o.MailID, now); err != nil {
 			return err
 		}
 		if len(o.Evidence) > 0 {
@@ -519,7 +538,7 @@ func recordRequest(ctx context.Context, tx *sql.Tx, mailID int64, r *RequestOutc
 	})
 }
 
-// The lookups by hash repeat their partial index's condition (hash <> ''):
+// The lookups by hash repeat their partial index's condition (hash <> ”):
 // a planner cannot tell that a bound parameter is never empty, and without
 // it each lookup reads the whole table, evidence included, so the worker
 // slows down with every mail it has handled.

@@ -295,6 +295,28 @@ ALTER TABLE requests ADD COLUMN review_action TEXT NOT NULL DEFAULT '';
 ALTER TABLE requests ADD COLUMN review_reason TEXT NOT NULL DEFAULT '';
 ALTER TABLE requests ADD COLUMN reverified_at TEXT;
 `},
+	{8, "verifications", `
+-- Archived mails waiting to be verified and decided: a leased queue (the
+-- same columns and states as revocation_jobs and the outbox), so that
+-- every worker sharing the store takes its share and a mail whose
+-- verifier died is taken up again when the lease runs out. id is the
+-- mail's. A mail over the size cap has none: it is decided at once.
+CREATE TABLE verifications (
+	id              INTEGER NOT NULL PRIMARY KEY REFERENCES mails (id),
+	state           TEXT NOT NULL,   -- pending | running | done | failed
+	attempts        INTEGER NOT NULL DEFAULT 0,
+	next_attempt_at TEXT NOT NULL,
+	lease_until     TEXT,
+	last_error      TEXT NOT NULL DEFAULT '',
+	created_at      TEXT NOT NULL,
+	updated_at      TEXT NOT NULL,
+	done_at         TEXT
+);
+CREATE INDEX verifications_claimable ON verifications (next_attempt_at, id) WHERE state IN ('pending', 'running');
+INSERT INTO verifications (id, state, next_attempt_at, created_at, updated_at)
+	SELECT id, 'pending', created_at, created_at, created_at FROM mails
+	WHERE state IN ('received', 'parked') AND over_cap = 0;
+`},
 }
 
 // The steps whose SQLite text PostgreSQL does not take as it is: the

@@ -49,7 +49,12 @@ func (s *Store) ParkMail(ctx context.Context, key MailKey, code, reason string, 
 			WHERE id = ?`, code, boundError(reason), formatTime(until), id); err != nil {
 			return err
 		}
-		if state == mailParked && prev == code {
+		if err := snoozeVerification(ctx, tx, id, now, until); err != nil {
+			return err
+		}
+		// A mail presented again is received while it is verified again
+		// (ArchiveMail): parked again with the same code, it is a retry.
+		if prev == code {
 			return nil
 		}
 		return appendAudit(ctx, tx, now, ActorWorker, "mail.parked", mailSubject(id), map[string]any{

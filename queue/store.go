@@ -60,8 +60,13 @@ type Store struct {
 	// Close.
 	heldMu sync.Mutex
 	held   map[*sessionLease]bool
-	// jobs and outbox are the two leased queues, each with its policy.
-	jobs, outbox leasedQueue
+	// jobs, outbox and verifications are the leased queues, each with its
+	// policy.
+	jobs, outbox, verifications leasedQueue
+	// writeMu serialises this process's write transactions on SQLite,
+	// which would otherwise wait for each other in SQLite's busy handler,
+	// sleeping milliseconds at a time.
+	writeMu sync.Mutex
 }
 
 // Default retry policy of revocation jobs.
@@ -202,6 +207,8 @@ func newStore(db *sql.DB, path string, o Options, d *dialect) *Store {
 		policy: o.Jobs, skipLocked: d.skipLocked}
 	s.outbox = leasedQueue{table: "outbox", noun: "outbox", finalState: OutboxSent, finishedAt: "sent_at",
 		policy: o.Outbox, skipLocked: d.skipLocked}
+	s.verifications = leasedQueue{table: "verifications", noun: "verification", finalState: VerificationDone, finishedAt: "done_at",
+		policy: DefaultVerificationRetry, skipLocked: d.skipLocked}
 	return s
 }
 
@@ -315,6 +322,10 @@ func parseNullTime(s sql.NullString) (time.Time, error) {
 // inTx runs fn in a write transaction (it takes the write lock at BEGIN)
 // and commits it when fn returns nil.
 func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	if s.path != "" {
+		s.writeMu.Lock()
+		defer s.writeMu.Unlock()
+	}
 	tx, err := s.d.beginWrite(ctx, s.db)
 	if err != nil {
 		return err

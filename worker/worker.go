@@ -68,6 +68,12 @@ type Store interface {
 	// ParkMail sets a mail aside with a recorded state, for a condition
 	// that is the mail's own and worth a retry.
 	ParkMail(ctx context.Context, key queue.MailKey, code, reason string, until time.Time) error
+	// ClaimVerification, FailVerification and Progress are the queue of
+	// archived mails to verify, shared by every worker on the store.
+	ClaimVerification(ctx context.Context, lease time.Duration, mailID int64) (queue.ArchivedMail, bool, error)
+	FailVerification(ctx context.Context, id int64, attempt int, f queue.Failure) error
+	RenewVerification(ctx context.Context, id int64, attempt int, lease time.Duration) error
+	Progress(ctx context.Context, id int64) (queue.MailProgress, error)
 }
 
 // Config configures a Worker.
@@ -98,6 +104,9 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock when a mail has no INTERNALDATE. Nil: time.Now.
 	Now func() time.Time
+	// VerifyLease is how long a verifier holds a mail without renewing
+	// it (it renews every third of it). Zero: DefaultVerifyLease.
+	VerifyLease time.Duration
 	// Verified, when set, is told how long each PDF's verification took
 	// (for a histogram of verification times).
 	Verified func(elapsed time.Duration)
@@ -107,6 +116,7 @@ type Config struct {
 type Worker struct {
 	cfg Config
 	log *slog.Logger
+	verifiers
 }
 
 // New checks cfg and returns a worker.
@@ -130,7 +140,9 @@ func New(cfg Config) (*Worker, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Worker{cfg: cfg, log: log}, nil
+	w := &Worker{cfg: cfg, log: log}
+	w.verifiers.init()
+	return w, nil
 }
 
 var _ ingest.Handler = (*Worker)(nil)
@@ -182,19 +194,45 @@ func (w *Worker) Handle(ctx context.Context, m *ingest.Mail) (ingest.Disposition
 		return ingest.Leave, fmt.Errorf("archiving mail %d: %w", m.UID, err)
 	}
 
-	out, err := w.decide(ctx, m, header, received)
-	if errors.Is(err, ErrRevocationUnknown) {
-		return w.park(ctx, key, queue.ParkRevocationUnknown, err.Error(), now)
+	if !m.OverCap {
+		// Decided by whichever verifier of the workers sharing the store
+		// claims it first.
+		return w.awaitOutcome(ctx, key, mailID)
 	}
+	// Nothing to verify, and its header is not archived: decided here.
+	if _, err := w.decideAndRecord(ctx, m, header, mailID, received); err != nil {
+		return ingest.Leave, err
+	}
+	p, err := w.cfg.Store.Progress(ctx, mailID)
 	if err != nil {
 		return ingest.Leave, err
 	}
+	return disposition(p.Disposition), nil
+}
+
+// decideAndRecord decides the archived mail m and records its outcome, or
+// parks it while its signer's revocation status is unknown (parked is then
+// true). An error means nothing was recorded.
+func (w *Worker) decideAndRecord(ctx context.Context, m *ingest.Mail, header *ingest.Header, mailID int64, received time.Time) (parked bool, err error) {
+	key := queue.MailKey{Mailbox: m.Mailbox, UIDValidity: m.UIDValidity, UID: m.UID}
+	out, err := w.decide(ctx, m, header, received)
+	if errors.Is(err, ErrRevocationUnknown) {
+		_, err := w.park(ctx, key, queue.ParkRevocationUnknown, err.Error(), w.cfg.Now())
+		return err == nil, err
+	}
+	if err != nil {
+		return false, err
+	}
 	out.MailID = mailID
 	if err := w.cfg.Store.RecordOutcome(ctx, out); err != nil {
-		return ingest.Leave, fmt.Errorf("recording the outcome of mail %d: %w", m.UID, err)
+		return false, fmt.Errorf("recording the outcome of mail %d: %w", m.UID, err)
+	}
+	from := ""
+	if header.From != nil {
+		from = header.From.Address
 	}
 	w.logOutcome(ctx, m, mailID, from, out)
-	return disposition(out.Disposition), nil
+	return false, nil
 }
 
 // park records the mail as parked and leaves it in the mailbox: a

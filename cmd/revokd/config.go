@@ -16,6 +16,7 @@ import (
 	"github.com/revokd/revokd/pdfverify"
 	"github.com/revokd/revokd/queue"
 	"github.com/revokd/revokd/review"
+	"github.com/revokd/revokd/worker"
 )
 
 // Config is revokd.toml. Every key has a default (see defaultConfig and the
@@ -110,6 +111,13 @@ type Config struct {
 		MaxFileBytes int64 `toml:"max_file_bytes"`
 		// TimeBudget bounds the verification of one file, e.g. "10s".
 		TimeBudget duration `toml:"time_budget"`
+		// Workers is how many mails this process verifies at once,
+		// whichever worker sharing the store fetched them. Zero: one per
+		// CPU.
+		Workers int `toml:"workers"`
+		// Lease is how long a verifier holds a mail without renewing it:
+		// the mail of a verifier that died waits that long for another.
+		Lease duration `toml:"lease"`
 	} `toml:"verify"`
 
 	HTTP struct {
@@ -265,6 +273,7 @@ func defaultConfig() *Config {
 	c.HTTP.IdleTimeout.Duration = review.DefaultIdleTimeout
 	c.Verify.MaxFileBytes = 20 << 20
 	c.Verify.TimeBudget.Duration = 10 * time.Second
+	c.Verify.Lease.Duration = worker.DefaultVerifyLease
 	c.Trust.FetchTimeout.Duration = 5 * time.Second
 	c.IMAP.LeaseTTL.Duration = 60 * time.Second
 	c.IMAP.AuthRetry.Duration = 5 * time.Minute
@@ -402,6 +411,12 @@ func (c *Config) validate(ps *problems) {
 	}
 	if c.IMAP.AuthRetry.Duration <= 0 {
 		ps.add("imap.auth_retry", "%v: must be positive, e.g. \"5m\"", c.IMAP.AuthRetry.Duration)
+	}
+	if c.Verify.Workers < 0 || c.Verify.Workers > maxVerifyWorkers {
+		ps.add("verify.workers", "%d: must be between 0 (one per CPU) and %d", c.Verify.Workers, maxVerifyWorkers)
+	}
+	if c.Verify.Lease.Duration < time.Second {
+		ps.add("verify.lease", "%v: must be at least 1s", c.Verify.Lease.Duration)
 	}
 	if c.Verify.TimeBudget.Duration <= 0 {
 		ps.add("verify.time_budget", "%v: must be positive", c.Verify.TimeBudget.Duration)

@@ -27,6 +27,7 @@ var (
 	requestsDesc        = prometheus.NewDesc("revokd_requests", "Requests in the store by state and reason code (empty when accepted).", []string{"state", "reason_code"}, nil)
 	jobsDesc            = prometheus.NewDesc("revokd_revocation_jobs", "Revocation jobs by state.", []string{"state"}, nil)
 	outboxDesc          = prometheus.NewDesc("revokd_outbox_messages", "Notifications in the outbox by state (pending and running are the backlog).", []string{"state"}, nil)
+	verificationsDesc   = prometheus.NewDesc("revokd_verifications", "Archived mails to verify by state (pending and running are the backlog of every worker's verifiers).", []string{"state"}, nil)
 	smtpAttemptsDesc    = prometheus.NewDesc("revokd_smtp_attempts_total", "Conversations with the SMTP relay by result.", []string{"result"}, nil)
 	smtpUpDesc          = prometheus.NewDesc("revokd_smtp_relay_up", "1 when the relay was reachable at the last attempt (or none was made), 0 otherwise.", nil, nil)
 	storeUpDesc         = prometheus.NewDesc("revokd_store_up", "1 when the store is ready for the worker's next write.", nil, nil)
@@ -59,7 +60,7 @@ type appCollector struct{ a *app }
 func (c *appCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{mailsSeenDesc, mailsOverCapDesc, mailsProcessedDesc, mailsRejectedDesc, handlerErrorsDesc,
 		mailsFailingDesc, imapConnectsDesc, imapReconnectsDesc, imapAuthFailDesc, imapStateDesc, imapLastPollDesc, requestsDesc,
-		jobsDesc, outboxDesc, smtpAttemptsDesc, smtpUpDesc, storeUpDesc, mailboxLeaseHeldDsc} {
+		jobsDesc, outboxDesc, verificationsDesc, smtpAttemptsDesc, smtpUpDesc, storeUpDesc, mailboxLeaseHeldDsc} {
 		ch <- d
 	}
 }
@@ -122,5 +123,8 @@ func (c *appCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for _, st := range outboxStates {
 		gauge(outboxDesc, float64(d.Outbox[st]), st)
+	}
+	for _, st := range queue.VerificationStates {
+		gauge(verificationsDesc, float64(d.Verifications[st]), st)
 	}
 }

@@ -59,6 +59,8 @@ func TestMetrics(t *testing.T) {
 		`revokd_revocation_jobs{state="pending"} 1` + "\n",
 		`revokd_revocation_jobs{state="failed"} 0` + "\n",
 		`revokd_outbox_messages{state="pending"} 1` + "\n",
+		`revokd_verifications{state="pending"} 0` + "\n",
+		`revokd_verifications{state="failed"} 0` + "\n",
 		`revokd_smtp_attempts_total{result="failed"} 0` + "\n",
 		"revokd_smtp_relay_up 1\n",
 		"revokd_store_up 1\n",

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/mail"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -63,12 +64,21 @@ type app struct {
 	// leaseState says whether this process holds the mailbox, or who
 	// does.
 	leaseState leaseState
+	// verifyWorkers is how many mails this process verifies at once.
+	verifyWorkers int
 }
+
+// maxVerifyWorkers bounds verify.workers: each holds a mail and its PDFs
+// in memory.
+const maxVerifyWorkers = 64
 
 // newApp wires the store, the verifier, the authorisation and the mailbox
 // from the configuration, which passed checkForRun.
 func newApp(ctx context.Context, cfg *Config, log *slog.Logger, tokenSource func(context.Context) (string, error)) (*app, error) {
-	a := &app{verifySeconds: newVerifyHistogram()}
+	a := &app{verifySeconds: newVerifyHistogram(), verifyWorkers: cfg.Verify.Workers}
+	if a.verifyWorkers == 0 {
+		a.verifyWorkers = runtime.GOMAXPROCS(0)
+	}
 	var err error
 	if a.mailbox, err = newMailbox(cfg, log, tokenSource); err != nil {
 		return nil, err
@@ -145,9 +155,10 @@ func newWorker(cfg *Config, store *queue.Store, log *slog.Logger, adjust func(*w
 		Verify:    opts,
 		// The MIME walk takes whatever the mailbox lets through, and a PDF
 		// as large as the verifier takes.
-		Limits:  ingest.Limits{MaxMessageBytes: cfg.IMAP.MaxMessageBytes, MaxAttachmentBytes: cfg.Verify.MaxFileBytes},
-		Address: firstNonEmpty(cfg.SMTP.From, cfg.IMAP.Username),
-		Logger:  log,
+		Limits:      ingest.Limits{MaxMessageBytes: cfg.IMAP.MaxMessageBytes, MaxAttachmentBytes: cfg.Verify.MaxFileBytes},
+		Address:     firstNonEmpty(cfg.SMTP.From, cfg.IMAP.Username),
+		Logger:      log,
+		VerifyLease: cfg.Verify.Lease.Duration,
 	}
 	if adjust != nil {
 		adjust(&wc)
@@ -212,6 +223,13 @@ func (l *leaseState) get() (held, known bool, holder queue.LeaseHolder) {
 // run holds the mailbox lease and reads the mailbox until ctx ends. While
 // another live revokd holds the lease, it waits, and says who holds it.
 func (a *app) run(ctx context.Context, log *slog.Logger) error {
+	// Every process verifies, whether it reads the mailbox or waits for
+	// it: the mails one worker fetches are decided by all.
+	vctx, stopVerifiers := context.WithCancel(ctx)
+	var verifiers sync.WaitGroup
+	verifiers.Go(func() { a.worker.RunVerifiers(vctx, a.verifyWorkers, worker.DefaultVerifierPoll) })
+	defer verifiers.Wait()
+	defer stopVerifiers()
 	lease := a.store.Lease(a.lease)
 	for {
 		if err := a.awaitLease(ctx, lease, log); err != nil {
