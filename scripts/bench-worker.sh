@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Measures the worker against a real Dovecot (started on loopback by the
 # benchmark).
-#   bash scripts/bench-worker.sh [COUNT]   in process, SQLite: drain rate of
-#       300 signed requests and APPEND-to-outcome latency with IDLE (p50, p95)
+#   bash scripts/bench-worker.sh [ROUNDS]  in process, SQLite: drain rate of
+#       REVOKD_BENCH_MAILS (default 1,000) signed requests and
+#       APPEND-to-outcome latency with IDLE (p50, p95), ROUNDS times (3)
 #   bash scripts/bench-worker.sh load      whole processes: REVOKD_BENCH_MAILS
 #       (default 10,000) requests drained by one worker on SQLite, one and
 #       three workers on PostgreSQL; latency with IDLE; peak RSS per worker

@@ -14,16 +14,18 @@ import (
 )
 
 // BenchmarkWorker measures the worker against a real Dovecot, in process:
-//   - drain: N holders' requests (each signed, each for a certificate of
-//     its own, revocation checked online against the test CA on loopback)
-//     appended while the worker is down, then the time to handle them all;
+//   - drain: REVOKD_BENCH_MAILS (default 1,000) holders' requests (each
+//     signed, each for a certificate of its own, revocation checked online
+//     against the test CA on loopback) appended while the worker is down,
+//     then the time to handle them all;
 //   - latency: with the worker idling (IDLE), requests appended one at a
 //     time at a steady rate, and the time from the end of each APPEND to
 //     the commit of its outcome, p50 and p95.
 //
 // Run it with: go test -run XXX -bench Worker -benchtime 1x ./cmd/revokd
 func BenchmarkWorker(b *testing.B) {
-	const backlog, paced, pace = 2000, 100, 20 * time.Millisecond
+	const paced, pace = 100, 20 * time.Millisecond
+	backlog := benchMails(b, 1000)
 	dv := startDovecot(b)
 	world := newWorld(b, backlog+paced, false)
 	for b.Loop() {

@@ -33,13 +33,7 @@ import (
 //
 // scripts/bench-worker.sh runs it.
 func BenchmarkWorkers(b *testing.B) {
-	n := 10000
-	if s := os.Getenv("REVOKD_BENCH_MAILS"); s != "" {
-		var err error
-		if n, err = strconv.Atoi(s); err != nil || n < 1 {
-			b.Fatalf("REVOKD_BENCH_MAILS=%q: want a positive number", s)
-		}
-	}
+	n := benchMails(b, 10000)
 	const paced, pace = 100, 20 * time.Millisecond
 	dv := startDovecot(b)
 	bin := revokdBinary(b)
@@ -130,6 +124,19 @@ func benchWorkers(b *testing.B, dv *imaptest.Dovecot, bin string, world *crashWo
 	}
 	reportDrainAndLatency(b, st, n, drain, appendedAt)
 	b.ReportMetric(float64(peak)/1024, "peak-rss-MB")
+}
+
+// benchMails is REVOKD_BENCH_MAILS, or def.
+func benchMails(b *testing.B, def int) int {
+	s := os.Getenv("REVOKD_BENCH_MAILS")
+	if s == "" {
+		return def
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 {
+		b.Fatalf("REVOKD_BENCH_MAILS=%q: want a positive number", s)
+	}
+	return n
 }
 
 // waitMoved waits until n mails left INBOX for Processed or Rejected.
