@@ -48,6 +48,17 @@ type ArchivedMail struct {
 // ParkMail (which snoozes it), or the attempt reported with
 // FailVerification.
 func (s *Store) ClaimVerification(ctx context.Context, lease time.Duration, mailID int64) (m ArchivedMail, ok bool, err error) {
+	// Idle verifiers of every worker ask several times a second: a read
+	// answers them without taking the write lock.
+	var due int
+	err = s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT id FROM verifications
+		WHERE state IN ('pending', 'running') AND next_attempt_at <= ? LIMIT 1) d`, formatTime(s.now())).Scan(&due)
+	if err != nil {
+		return ArchivedMail{}, false, fmt.Errorf("looking for a mail to verify: %w", err)
+	}
+	if due == 0 {
+		return ArchivedMail{}, false, nil
+	}
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
 		now := s.now()
 		c, abandoned, found, err := s.verifications.claimOnly(ctx, tx, now, lease, mailID)
