@@ -2,6 +2,11 @@
 // one mail: archive it, parse it, verify each PDF, decide, and record the
 // outcome with the messages that announce it, before the mailbox moves it.
 //
+// The worker reading the mailbox archives each mail (Handle); verifiers,
+// in every worker sharing the store (RunVerifiers), take archived mails
+// from the store's queue, parse, verify, decide and record them; Handle
+// waits for the outcome and tells the mailbox where to move the mail.
+//
 // Handle is idempotent: after a crash between the commit and the move on
 // the IMAP server, the same mail comes again and gets the disposition
 // already recorded; nothing is verified, queued or announced twice.
@@ -200,7 +205,8 @@ func (w *Worker) Handle(ctx context.Context, m *ingest.Mail) (ingest.Disposition
 		return w.awaitOutcome(ctx, key, mailID)
 	}
 	// Nothing to verify, and its header is not archived: decided here.
-	if _, err := w.decideAndRecord(ctx, m, header, mailID, received); err != nil {
+	parked, err := w.decideAndRecord(ctx, m, header, mailID, received)
+	if err != nil || parked {
 		return ingest.Leave, err
 	}
 	p, err := w.cfg.Store.Progress(ctx, mailID)
