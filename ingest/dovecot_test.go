@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -58,8 +59,14 @@ func TestDovecot(t *testing.T) {
 	for _, tc := range dovecotCases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			tc.run(t, newDovecotEnv(t, dv))
+			tc.run(t, newDovecotEnv(t, dv, tc.parallel))
 		})
+		if tc.alsoParallel > 0 {
+			t.Run(fmt.Sprintf("%s/parallel-%d", tc.name, tc.alsoParallel), func(t *testing.T) {
+				t.Parallel()
+				tc.run(t, newDovecotEnv(t, dv, tc.alsoParallel))
+			})
+		}
 	}
 }
 
@@ -67,18 +74,20 @@ func TestDovecot(t *testing.T) {
 type dovecotEnv struct {
 	dv   *imaptest.Dovecot
 	user string
+	// parallel is the MailboxConfig.Parallel of config.
+	parallel int
 	// tc is the test's own connection, standing for the MTA and for the
 	// operator's mail client.
 	tc   *imapclient.Client
 	sink *logSink
 }
 
-func newDovecotEnv(t *testing.T, dv *imaptest.Dovecot) *dovecotEnv {
+func newDovecotEnv(t *testing.T, dv *imaptest.Dovecot, parallel int) *dovecotEnv {
 	user, err := dv.NewUser()
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &dovecotEnv{dv: dv, user: user, sink: newLogSink()}
+	e := &dovecotEnv{dv: dv, user: user, parallel: parallel, sink: newLogSink()}
 	e.tc = dialTestClient(t, dv.Addr, user, dv.Password)
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -97,6 +106,7 @@ func (e *dovecotEnv) config(addr string) MailboxConfig {
 		Password: e.dv.Password,
 		Backoff:  fastBackoff,
 		Logger:   e.sink.logger(),
+		Parallel: e.parallel,
 	}
 }
 
@@ -135,26 +145,35 @@ func (s *idempotentStore) record(m *Mail) bool {
 	return true
 }
 
+// dovecotCases run with Parallel 1 (the default, or parallel when set),
+// and those with alsoParallel again with that many handler calls at once.
 var dovecotCases = []struct {
-	name string
-	run  func(t *testing.T, e *dovecotEnv)
+	name         string
+	run          func(t *testing.T, e *dovecotEnv)
+	parallel     int
+	alsoParallel int
 }{
-	{"ok/mail-present-at-start", testDovecotPresentAtStart},
-	{"ok/new-mail-during-idle", testDovecotNewMailDuringIdle},
-	{"ok/new-mail-while-polling", testDovecotPolling},
-	{"ok/same-mail-twice", testDovecotSameMailTwice},
-	{"ok/uidvalidity-change", testDovecotUIDValidityChange},
-	{"ok/uidvalidity-change-while-connected", testDovecotUIDValidityChangeLive},
-	{"ok/connection-cut-mid-fetch", testDovecotCutMidFetch},
-	{"ok/over-cap-not-downloaded", testDovecotOverCap},
-	{"ok/500-parts-intact", testDovecot500Parts},
-	{"ok/handler-error-retried", testDovecotHandlerError},
-	{"ok/leave-stays", testDovecotLeave},
-	{"ok/expunged-by-another-client", testDovecotExpungedElsewhere},
-	{"ok/starttls", testDovecotStartTLS},
-	{"ok/login-without-auth-plain", testDovecotLogin},
-	{"ok/implicit-tls", testDovecotImplicitTLS},
-	{"fail/starttls-unknown-ca", testDovecotUnknownCA},
+	{name: "ok/mail-present-at-start", run: testDovecotPresentAtStart, alsoParallel: 4},
+	{name: "ok/new-mail-during-idle", run: testDovecotNewMailDuringIdle, alsoParallel: 4},
+	{name: "ok/new-mail-while-polling", run: testDovecotPolling, alsoParallel: 4},
+	{name: "ok/same-mail-twice", run: testDovecotSameMailTwice, alsoParallel: 4},
+	{name: "ok/uidvalidity-change", run: testDovecotUIDValidityChange},
+	{name: "ok/uidvalidity-change-while-connected", run: testDovecotUIDValidityChangeLive},
+	{name: "ok/connection-cut-mid-fetch", run: testDovecotCutMidFetch, alsoParallel: 4},
+	{name: "ok/over-cap-not-downloaded", run: testDovecotOverCap, alsoParallel: 4},
+	{name: "ok/500-parts-intact", run: testDovecot500Parts},
+	{name: "ok/handler-error-retried", run: testDovecotHandlerError, alsoParallel: 4},
+	{name: "ok/leave-stays", run: testDovecotLeave, alsoParallel: 4},
+	{name: "ok/expunged-by-another-client", run: testDovecotExpungedElsewhere, alsoParallel: 4},
+	{name: "ok/expunged-after-download", run: testDovecotExpungedAfterDownload, alsoParallel: 4},
+	{name: "ok/starttls", run: testDovecotStartTLS},
+	{name: "ok/login-without-auth-plain", run: testDovecotLogin},
+	{name: "ok/implicit-tls", run: testDovecotImplicitTLS},
+	{name: "fail/starttls-unknown-ca", run: testDovecotUnknownCA},
+	{name: "ok/parallel-calls-overlap", run: testDovecotParallelOverlap, parallel: 4},
+	{name: "ok/batch-mixed-outcomes", run: testDovecotBatchMixedOutcomes, alsoParallel: 4},
+	{name: "ok/over-cap-in-batch", run: testDovecotOverCapInBatch, alsoParallel: 4},
+	{name: "ok/understated-size-in-batch", run: testDovecotUnderstatedSize, alsoParallel: 4},
 }
 
 // testDovecotPresentAtStart: mail delivered while the worker is down is
@@ -171,9 +190,18 @@ func testDovecotPresentAtStart(t *testing.T, e *dovecotEnv) {
 	mb := e.mailbox(t, e.config(e.dv.Addr))
 	h := newRecorder(processAll)
 	stop := startRun(t, mb, h)
+	got := map[string]bool{}
 	for i, want := range raws {
-		if m := h.next(t); !bytes.Equal(m.Raw, want) {
+		m := h.next(t)
+		got[string(m.Raw)] = true
+		// Calls made at once end in any order.
+		if e.parallel <= 1 && !bytes.Equal(m.Raw, want) {
 			t.Errorf("mail %d: got %d bytes, want the %d appended in that order", i, len(m.Raw), len(want))
+		}
+	}
+	for i, want := range raws {
+		if !got[string(want)] {
+			t.Errorf("mail %d was not handed over", i)
 		}
 	}
 	e.sink.waitFor(t, "message handled", n)
@@ -549,27 +577,21 @@ func testDovecotExpungedElsewhere(t *testing.T, e *dovecotEnv) {
 	first, doomed := testMessage("first", 1000), testMessage("doomed", 1000)
 	appendMessage(t, e.tc, "INBOX", first)
 	appendMessage(t, e.tc, "INBOX", doomed)
-	mb := e.mailbox(t, e.config(e.dv.Addr))
-	h := newRecorder(func(m *Mail) (Disposition, error) {
-		if bytes.Contains(m.Raw, []byte("Subject: first")) {
-			// The operator's client deletes the second message while the
-			// first is being handled.
-			if _, err := e.tc.Select("INBOX", nil).Wait(); err != nil {
-				return Leave, err
-			}
-			err := e.tc.Store(imap.SeqSetNum(2), &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagDeleted}}, nil).Close()
-			if err == nil {
-				err = e.tc.Expunge().Close()
-			}
-			if err == nil {
-				err = e.tc.Unselect().Wait()
-			}
-			if err != nil {
-				return Leave, err
-			}
+	// The operator's client deletes the second message once the session
+	// has listed both, before the session's FETCH reaches the server.
+	var once sync.Once
+	proxy := imaptest.NewProxy(t, e.dv.Addr, func(line []byte) []byte {
+		if bytes.HasPrefix(line, []byte("* SEARCH")) || bytes.HasPrefix(line, []byte("* ESEARCH")) {
+			once.Do(func() {
+				if err := expungeSeq(e.tc, 2); err != nil {
+					t.Errorf("expunging the second message: %v", err)
+				}
+			})
 		}
-		return Processed, nil
+		return line
 	})
+	mb := e.mailbox(t, e.config(proxy.Addr))
+	h := newRecorder(processAll)
 	stop := startRun(t, mb, h)
 	if m := h.next(t); !bytes.Equal(m.Raw, first) {
 		t.Fatalf("first mail: %d bytes, want the first one", len(m.Raw))
@@ -583,6 +605,256 @@ func testDovecotExpungedElsewhere(t *testing.T, e *dovecotEnv) {
 	}
 	if st := mb.Stats(); st.Vanished != 1 || st.Fetched != 1 || st.Reconnects != 0 {
 		t.Errorf("Stats() = %+v, want 1 vanished, 1 fetched, no reconnect", st)
+	}
+	checkFolder(t, e.tc, "INBOX")
+	checkFolder(t, e.tc, "Processed", first)
+}
+
+// testDovecotExpungedAfterDownload: a message another client expunges
+// after the session downloaded it (here while the handler deals with the
+// message before it in the batch) is handed over, since its bytes are
+// whole; Dovecot then refuses the batch's MOVE (EXPUNGEISSUED) until the
+// session has seen the expunge, and the others move without a reconnect.
+func testDovecotExpungedAfterDownload(t *testing.T, e *dovecotEnv) {
+	first, doomed := testMessage("first", 1000), testMessage("doomed", 1000)
+	appendMessage(t, e.tc, "INBOX", first)
+	appendMessage(t, e.tc, "INBOX", doomed)
+	mb := e.mailbox(t, e.config(e.dv.Addr))
+	var once sync.Once
+	var onceErr error
+	h := newRecorder(func(m *Mail) (Disposition, error) {
+		if bytes.Contains(m.Raw, []byte("Subject: first")) {
+			once.Do(func() { onceErr = expungeSeq(e.tc, 2) })
+			return Processed, onceErr
+		}
+		return Processed, nil
+	})
+	stop := startRun(t, mb, h)
+	got := map[string]bool{}
+	for range 2 {
+		got[string(h.next(t).Raw)] = true
+	}
+	if !got[string(first)] || !got[string(doomed)] {
+		t.Errorf("the handler did not get both mails of the batch")
+	}
+	e.sink.waitFor(t, "message handled", 2)
+	stop()
+	if st := mb.Stats(); st.Fetched != 2 || st.Reconnects != 0 || st.HandlerErrors != 0 {
+		t.Errorf("Stats() = %+v, want 2 fetched, no reconnect, no handler error", st)
+	}
+	checkFolder(t, e.tc, "INBOX")
+	checkFolder(t, e.tc, "Processed", first)
+}
+
+// expungeSeq deletes message seq of INBOX through c, as an operator's mail
+// client would.
+func expungeSeq(c *imapclient.Client, seq uint32) error {
+	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+		return err
+	}
+	err := c.Store(imap.SeqSetNum(seq), &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagDeleted}}, nil).Close()
+	if err == nil {
+		err = c.Expunge().Close()
+	}
+	if err == nil {
+		err = c.Unselect().Wait()
+	}
+	return err
+}
+
+// testDovecotParallelOverlap: with Parallel 4 the handler is called for up
+// to 4 messages at once and never more, and every message ends in the
+// folder its answer names, Processed and Rejected within one batch.
+func testDovecotParallelOverlap(t *testing.T, e *dovecotEnv) {
+	const n = 40
+	var processed, rejected [][]byte
+	for i := range n {
+		raw := testMessage(fmt.Sprintf("overlap-%02d", i), 1000)
+		appendMessage(t, e.tc, "INBOX", raw)
+		if i%3 == 0 {
+			rejected = append(rejected, raw)
+		} else {
+			processed = append(processed, raw)
+		}
+	}
+	var (
+		mu                   sync.Mutex
+		calls, running, most int
+		overlapped           = make(chan struct{})
+		overlapOnce          sync.Once
+	)
+	h := newRecorder(func(m *Mail) (Disposition, error) {
+		mu.Lock()
+		calls++
+		first := calls == 1
+		running++
+		most = max(most, running)
+		if running > 1 {
+			overlapOnce.Do(func() { close(overlapped) })
+		}
+		mu.Unlock()
+		// The first call waits for a second one to start: calls made one
+		// at a time would time out here and leave most at 1.
+		if first {
+			select {
+			case <-overlapped:
+			case <-time.After(testTimeout / 4):
+			}
+		}
+		mu.Lock()
+		running--
+		mu.Unlock()
+		var i int
+		fmt.Sscanf(subjectOf(m.Raw), "overlap-%d", &i)
+		if i%3 == 0 {
+			return Rejected, nil
+		}
+		return Processed, nil
+	})
+	mb := e.mailbox(t, e.config(e.dv.Addr))
+	stop := startRun(t, mb, h)
+	for range n {
+		h.next(t)
+	}
+	e.sink.waitFor(t, "message handled", n)
+	stop()
+	mu.Lock()
+	defer mu.Unlock()
+	if most < 2 || most > e.parallel {
+		t.Errorf("at most %d handler calls ran at once, want 2..%d", most, e.parallel)
+	}
+	checkFolder(t, e.tc, "INBOX")
+	checkFolder(t, e.tc, "Processed", processed...)
+	checkFolder(t, e.tc, "Rejected", rejected...)
+	if st := mb.Stats(); st.Processed != uint64(len(processed)) || st.Rejected != uint64(len(rejected)) || st.Fetched != n {
+		t.Errorf("Stats() = %+v, want %d processed, %d rejected, %d fetched", st, len(processed), len(rejected), n)
+	}
+}
+
+// testDovecotBatchMixedOutcomes: in one batch, a handler error keeps only
+// its own message in INBOX, Leave keeps its own, and the others move to
+// the folders their answers name.
+func testDovecotBatchMixedOutcomes(t *testing.T, e *dovecotEnv) {
+	var all, processed, rejected [][]byte
+	var failing, left []byte
+	for _, name := range []string{"ok-1", "fail", "rej-1", "left", "ok-2", "rej-2", "ok-3"} {
+		raw := testMessage(name, 1000)
+		appendMessage(t, e.tc, "INBOX", raw)
+		all = append(all, raw)
+		switch {
+		case name == "fail":
+			failing = raw
+		case name == "left":
+			left = raw
+		case strings.HasPrefix(name, "rej"):
+			rejected = append(rejected, raw)
+		default:
+			processed = append(processed, raw)
+		}
+	}
+	cfg := e.config(e.dv.Addr)
+	// The failing mail's retries come after the test.
+	cfg.Backoff.Min, cfg.Backoff.Max = time.Hour, time.Hour
+	mb := e.mailbox(t, cfg)
+	h := newRecorder(func(m *Mail) (Disposition, error) {
+		switch subject := subjectOf(m.Raw); {
+		case subject == "fail":
+			return Processed, errors.New("cannot record this one")
+		case subject == "left":
+			return Leave, nil
+		case strings.HasPrefix(subject, "rej"):
+			return Rejected, nil
+		}
+		return Processed, nil
+	})
+	stop := startRun(t, mb, h)
+	for range all {
+		h.next(t)
+	}
+	e.sink.waitFor(t, "mode=idle", 1)
+	stop()
+	checkFolder(t, e.tc, "INBOX", failing, left)
+	checkFolder(t, e.tc, "Processed", processed...)
+	checkFolder(t, e.tc, "Rejected", rejected...)
+	st := mb.Stats()
+	if st.HandlerErrors != 1 || st.Left != 1 || st.Failing != 1 || st.Processed != 3 || st.Rejected != 2 || st.Reconnects != 0 {
+		t.Errorf("Stats() = %+v, want 1 handler error, 1 left, 1 failing, 3 processed, 2 rejected, no reconnect", st)
+	}
+}
+
+// testDovecotOverCapInBatch: in a batch, the message over the cap reaches
+// the handler with its header only, and its body is never downloaded; the
+// others come whole.
+func testDovecotOverCapInBatch(t *testing.T, e *dovecotEnv) {
+	const limit = 20_000
+	small1, big, small2 := testMessage("small-1", 1000), testMessage("big", 400_000), testMessage("small-2", 1000)
+	for _, raw := range [][]byte{small1, big, small2} {
+		appendMessage(t, e.tc, "INBOX", raw)
+	}
+	proxy := imaptest.NewProxy(t, e.dv.Addr, nil)
+	cfg := e.config(proxy.Addr)
+	cfg.MaxMessageBytes = limit
+	mb := e.mailbox(t, cfg)
+	h := newRecorder(processAll)
+	stop := startRun(t, mb, h)
+	checkBatchWithOverCap(t, h, small1, big, small2)
+	e.sink.waitFor(t, "message handled", 3)
+	stop()
+	if n := proxy.ServerBytes(); n > 100_000 {
+		t.Errorf("the server sent %d bytes, want well under the %d of the big message", n, len(big))
+	}
+	checkFolder(t, e.tc, "INBOX")
+}
+
+// testDovecotUnderstatedSize: a server whose RFC822.SIZE understates a
+// message (the proxy rewrites it) still cannot make the batched FETCH
+// download more than the cap of it: the message is handed over as over
+// the cap, with its header.
+func testDovecotUnderstatedSize(t *testing.T, e *dovecotEnv) {
+	const limit = 20_000
+	small1, big, small2 := testMessage("small-1", 1000), testMessage("big", 400_000), testMessage("small-2", 1000)
+	for _, raw := range [][]byte{small1, big, small2} {
+		appendMessage(t, e.tc, "INBOX", raw)
+	}
+	realSize := []byte(fmt.Sprintf("RFC822.SIZE %d", len(big)))
+	proxy := imaptest.NewProxy(t, e.dv.Addr, func(line []byte) []byte {
+		return bytes.Replace(line, realSize, []byte("RFC822.SIZE 1000"), 1)
+	})
+	cfg := e.config(proxy.Addr)
+	cfg.MaxMessageBytes = limit
+	mb := e.mailbox(t, cfg)
+	h := newRecorder(processAll)
+	stop := startRun(t, mb, h)
+	checkBatchWithOverCap(t, h, small1, big, small2)
+	e.sink.waitFor(t, "message handled", 3)
+	stop()
+	if n := proxy.ServerBytes(); n > 3*limit+20_000 {
+		t.Errorf("the server sent %d bytes, want at most the cap's worth of each message", n)
+	}
+	if st := mb.Stats(); st.OverCap != 1 || st.Fetched != 3 {
+		t.Errorf("Stats() = %+v, want 1 over the cap of 3 fetched", st)
+	}
+	checkFolder(t, e.tc, "INBOX")
+}
+
+// checkBatchWithOverCap checks that the handler got small1 and small2 whole
+// and big as over the cap with its header.
+func checkBatchWithOverCap(t *testing.T, h *recorder, small1, big, small2 []byte) {
+	t.Helper()
+	header, _, _ := bytes.Cut(big, []byte("\r\n\r\n"))
+	header = append(header, "\r\n\r\n"...)
+	for range 3 {
+		m := h.next(t)
+		switch subjectOf(m.Raw) {
+		case "small-1", "small-2":
+			if m.OverCap || (!bytes.Equal(m.Raw, small1) && !bytes.Equal(m.Raw, small2)) {
+				t.Errorf("small mail UID %d: OverCap %v, %d bytes; want it whole", m.UID, m.OverCap, len(m.Raw))
+			}
+		default:
+			if !m.OverCap || m.Raw != nil || !bytes.Equal(m.Header, header) {
+				t.Errorf("big mail UID %d: OverCap %v, %d raw bytes, header %q; want over the cap with the header only", m.UID, m.OverCap, len(m.Raw), m.Header)
+			}
+		}
 	}
 }
 

@@ -43,18 +43,23 @@
 // Run connects (implicit TLS, STARTTLS, or plaintext on loopback only),
 // authenticates with PLAIN, LOGIN or XOAUTH2, creates the missing folders,
 // selects the mailbox and then repeats: list every UID (UID SEARCH ALL),
-// fetch each message's size and date in small batches, download the bodies
-// one at a time of those under MaxMessageBytes (over the cap, the handler
-// gets Mail.OverCap and the body is never downloaded), call the handler, move
-// the message; then wait for new mail with IDLE (or NOOP polling when the
-// server lacks IDLE) and list again. The mailbox is listed anew after every
-// wait rather than trusting EXISTS counts: Dovecot, for one, shows mail
-// delivered through another connection only once the session is told (NOOP
-// or IDLE), and a UID FETCH for such a message silently returns nothing. A
-// listed message that a FETCH does not return is checked again (NOOP, then
-// UID SEARCH): if it is gone, another client expunged it and it is logged and
-// counted; if it is still there, the session is restarted rather than the
-// message skipped.
+// and take the messages in batches of up to metaBatch, in UID order: fetch
+// their sizes and dates with one FETCH, download the bodies of those under
+// MaxMessageBytes with one FETCH (over the cap, the handler gets
+// Mail.OverCap and the body is never downloaded), call the handler for each,
+// up to Parallel calls at once, and once they have all returned move the
+// batch's messages with one MOVE per destination folder; then wait for new
+// mail with IDLE (or NOOP polling when the server lacks IDLE) and list
+// again. A batch is whatever is there: a single new message is handled at
+// once. The mailbox is listed anew after every wait rather than trusting
+// EXISTS counts: Dovecot, for one, shows mail delivered through another
+// connection only once the session is told (NOOP or IDLE), and a UID FETCH
+// for such a message silently returns nothing. A listed message that a
+// FETCH does not return is checked again (NOOP, then UID SEARCH): if it is
+// gone, another client expunged it and it is logged and counted; if it is
+// still there, the session is restarted rather than the message skipped. A
+// message another client expunges after its batch was downloaded is still
+// handed over; its move then finds nothing to move.
 //
 // Moves use MOVE; without it, UID COPY, STORE +FLAGS \Deleted and UID
 // EXPUNGE (UIDPLUS). A server without UIDPLUS only has EXPUNGE, which removes
@@ -89,7 +94,9 @@
 //     most one entry per message in the mailbox.
 //   - The session ends, and Run backs off as for any error, when every
 //     handler call of a pass failed, or when maxHandlerErrorStreak calls in
-//     a row failed. The backoff keeps growing unless the session handled a
+//     a row (in UID order) failed; with Parallel above 1 the calls already
+//     under way then finish first, and the batch's handled messages are
+//     moved. The backoff keeps growing unless the session handled a
 //     message before, so a store that is down costs a few handler calls per
 //     session, with sessions further and further apart, rather than one
 //     call (and one download) per message in the mailbox.
@@ -176,10 +183,23 @@ const (
 	// (30 s) and literal (5 min) read after that.
 	dialTimeout = 30 * time.Second
 
-	// metaBatch is how many messages' sizes and dates one UID FETCH asks
-	// for: bodies are fetched one at a time, so a batch costs a few hundred
-	// bytes, and it saves a round trip per message on a full mailbox.
-	metaBatch = 32
+	// metaBatch is how many messages a pass takes at a time: one UID FETCH
+	// of their sizes and dates, one of their bodies (see fetchBatchBytes),
+	// their handler calls, then one MOVE per destination folder. Batches
+	// save the round trips and Dovecot's per-command work (each MOVE
+	// rewrites the maildir's index) of a message at a time on a full
+	// mailbox; a pass never waits to fill one, so a single new message is
+	// handled at once.
+	metaBatch = 64
+
+	// fetchBatchBytes bounds the bodies (by RFC822.SIZE) one FETCH
+	// downloads, and so the bodies held in memory while their handler
+	// calls run; a message bigger than that is fetched alone.
+	fetchBatchBytes = 64 << 20
+
+	// maxParallel bounds Parallel: more handler calls at once than
+	// messages in a batch would never run.
+	maxParallel = metaBatch
 
 	// maxHandlerErrorStreak is how many handler calls in a row may fail
 	// before the session ends and Run backs off. A store that is down fails
@@ -253,6 +273,14 @@ type MailboxConfig struct {
 	// refused the credentials; default 5 min.
 	AuthRetry time.Duration
 
+	// Parallel is how many messages are handed to the Handler at once;
+	// 0 means 1: one call at a time, in UID order. With more, the Handler
+	// must be safe for concurrent use: the calls for one batch of
+	// messages start in UID order but overlap and end in any order, so
+	// their outcomes may be committed in any order; the messages are
+	// moved once every call of their batch has returned. At most 64.
+	Parallel int
+
 	// Logger receives the session's events; nil discards them. It never
 	// receives passwords, tokens or message contents.
 	Logger *slog.Logger
@@ -314,6 +342,9 @@ func (cfg MailboxConfig) withDefaults() MailboxConfig {
 	}
 	if cfg.Backoff.Max == 0 {
 		cfg.Backoff.Max = max(defaultBackoffMax, cfg.Backoff.Min)
+	}
+	if cfg.Parallel == 0 {
+		cfg.Parallel = 1
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -389,6 +420,9 @@ func (cfg *MailboxConfig) validate() error {
 	}
 	if cfg.Backoff.Min < 0 || cfg.Backoff.Max < cfg.Backoff.Min {
 		return configErr("Backoff", "want 0 < Min <= Max, got Min %v, Max %v", cfg.Backoff.Min, cfg.Backoff.Max)
+	}
+	if cfg.Parallel < 1 || cfg.Parallel > maxParallel {
+		return configErr("Parallel", "%d is outside 0..%d (0 means 1)", cfg.Parallel, maxParallel)
 	}
 	return nil
 }
@@ -476,7 +510,10 @@ type Handler interface {
 	// while the mails behind it are handed over; when every call of a pass
 	// fails, the session backs off. An error is retried without end, so a
 	// mail that can never be handled is answered Rejected, not an error.
-	// Handle is called from Run's goroutine, one message at a time.
+	// With MailboxConfig.Parallel at 1, the default, Handle is called one
+	// message at a time, in UID order; with more, up to Parallel calls run
+	// at once on goroutines Run starts and waits for, and Handle must be
+	// safe for concurrent use.
 	Handle(ctx context.Context, m *Mail) (Disposition, error)
 }
 
@@ -572,10 +609,10 @@ func (m *Mailbox) Stats() Stats {
 var ErrRunning = errors.New("ingest: Mailbox is already running")
 
 // Run connects, and until ctx ends: fetches every message present in the
-// mailbox in UID order (the body only when RFC822.SIZE is within
-// MaxMessageBytes), calls h.Handle, moves the message as the handler says
-// (MOVE; else COPY, STORE \Deleted and UID EXPUNGE; else a guarded
-// EXPUNGE), then waits for new mail with IDLE (or polls) and lists the
+// mailbox in UID order and in batches (the body only when RFC822.SIZE is
+// within MaxMessageBytes), calls h.Handle (up to Parallel calls at once),
+// moves the batch's messages as the handler says (MOVE; else COPY, STORE
+// \Deleted and UID EXPUNGE; else a guarded EXPUNGE), then waits for new mail with IDLE (or polls) and lists the
 // mailbox again. Any error but the handler's ends the connection and Run
 // reconnects after an exponential backoff with full jitter. A message the
 // handler fails on is retried after its own growing delay while the others

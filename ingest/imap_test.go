@@ -433,6 +433,9 @@ func TestNewMailbox(t *testing.T) {
 		{name: "fail/poll-too-often", edit: func(c *MailboxConfig) { c.PollInterval = time.Millisecond }, field: "PollInterval", errText: "below"},
 		{name: "fail/idle-restart-past-30-min", edit: func(c *MailboxConfig) { c.IdleRestart = 31 * time.Minute }, field: "IdleRestart", errText: "outside"},
 		{name: "fail/negative-leave-retry", edit: func(c *MailboxConfig) { c.LeaveRetry = -time.Second }, field: "LeaveRetry", errText: "negative"},
+		{name: "ok/parallel", edit: func(c *MailboxConfig) { c.Parallel = maxParallel }},
+		{name: "fail/negative-parallel", edit: func(c *MailboxConfig) { c.Parallel = -1 }, field: "Parallel", errText: "outside"},
+		{name: "fail/parallel-over-the-batch", edit: func(c *MailboxConfig) { c.Parallel = maxParallel + 1 }, field: "Parallel", errText: "outside"},
 		{name: "fail/backoff-min-over-max", edit: func(c *MailboxConfig) {
 			c.Backoff.Min, c.Backoff.Max = time.Minute, time.Second
 		}, field: "Backoff", errText: "Min <= Max"},
@@ -451,6 +454,9 @@ func TestNewMailbox(t *testing.T) {
 				}
 				if mb.cfg.MaxMessageBytes != DefaultMaxMessageBytes {
 					t.Errorf("default MaxMessageBytes = %d, want %d", mb.cfg.MaxMessageBytes, DefaultMaxMessageBytes)
+				}
+				if want := max(cfg.Parallel, 1); mb.cfg.Parallel != want {
+					t.Errorf("Parallel = %d, want %d", mb.cfg.Parallel, want)
 				}
 				return
 			}
@@ -908,7 +914,8 @@ func TestMemServerFetchMissing(t *testing.T) {
 
 // TestMemServerExpungeGuard: on a server without UIDPLUS, a message that
 // another client flagged \Deleted must be handed over before any EXPUNGE
-// of ours removes it.
+// of ours removes it. The handler leaves it the first time, so that the
+// other message of the batch is copied out while it is still unhandled.
 func TestMemServerExpungeGuard(t *testing.T) {
 	ms := newMemServer(t, imap.CapSet{imap.CapIMAP4rev1: {}}, "")
 	tc := dialTestClient(t, ms.addr, memUser, memPassword)
@@ -927,13 +934,25 @@ func TestMemServerExpungeGuard(t *testing.T) {
 	}
 
 	sink := newLogSink()
-	mb, err := NewMailbox(memConfig(ms.addr, sink))
+	cfg := memConfig(ms.addr, sink)
+	cfg.LeaveRetry = 50 * time.Millisecond
+	mb, err := NewMailbox(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := newRecorder(processAll)
+	var mu sync.Mutex
+	leftOnce := false
+	h := newRecorder(func(m *Mail) (Disposition, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if bytes.Equal(m.Raw, flagged) && !leftOnce {
+			leftOnce = true
+			return Leave, nil
+		}
+		return Processed, nil
+	})
 	stop := startRun(t, mb, h)
-	for _, want := range [][]byte{normal, flagged} {
+	for _, want := range [][]byte{normal, flagged, flagged} {
 		if m := h.next(t); !bytes.Equal(m.Raw, want) {
 			t.Errorf("mail UID %d: %d bytes, want the %d appended", m.UID, len(m.Raw), len(want))
 		}

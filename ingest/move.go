@@ -7,11 +7,24 @@ import (
 	"github.com/emersion/go-imap/v2"
 )
 
-// move moves one message out of the mailbox.
-func (s *session) move(uid imap.UID, folder string) error {
-	set := imap.UIDSetNum(uid)
+// responseCodeExpungeIssued (RFC 5530) answers a command naming a message
+// that another session expunged; go-imap has no name for it.
+const responseCodeExpungeIssued imap.ResponseCode = "EXPUNGEISSUED"
+
+// move moves messages out of the mailbox to folder.
+func (s *session) move(uids []imap.UID, folder string) error {
+	set := imap.UIDSetNum(uids...)
 	err := s.moveOnce(set, folder)
 	var ierr *imap.Error
+	if errors.As(err, &ierr) && ierr.Code == responseCodeExpungeIssued {
+		// Another client expunged one of the messages after this session
+		// downloaded it, and Dovecot refuses the whole command for it. A
+		// NOOP brings the expunge in; the UIDs left are then moved.
+		if err := s.c.Noop().Wait(); err != nil {
+			return fmt.Errorf("NOOP: %w", err)
+		}
+		err = s.moveOnce(set, folder)
+	}
 	if errors.As(err, &ierr) && ierr.Code == imap.ResponseCodeTryCreate {
 		// Someone deleted the folder since the session began.
 		if err := s.ensureFolder(folder); err != nil {
@@ -23,7 +36,9 @@ func (s *session) move(uid imap.UID, folder string) error {
 		return err
 	}
 	if !s.caps.Has(imap.CapMove) && !s.caps.Has(imap.CapUIDPlus) {
-		s.copied[uid] = true
+		for _, uid := range uids {
+			s.copied[uid] = true
+		}
 		return s.expungeCopied()
 	}
 	return nil

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
@@ -45,54 +47,338 @@ func (s *session) scan(ctx context.Context) error {
 		todo = append(todo, uid)
 	}
 
-	var (
-		missing          []imap.UID
-		succeeded, fails int
-		streak           int
-		lastErr          error
-	)
-	for batch := range slices.Chunk(todo, metaBatch) {
-		metas, err := s.fetchMeta(batch)
+	p := &pass{}
+	for chunk := range slices.Chunk(todo, metaBatch) {
+		if err := s.scanChunk(ctx, chunk, p); err != nil {
+			return err
+		}
+	}
+	if p.fails > 0 && p.succeeded == 0 {
+		return fmt.Errorf("the handler failed on every message handed over (%d): %w", p.fails, p.lastErr)
+	}
+	if len(p.missing) > 0 {
+		return s.checkMissing(p.missing)
+	}
+	return nil
+}
+
+// pass is one scan's tally of what became of the messages handed over.
+type pass struct {
+	succeeded, fails int
+	// streak counts the handler errors in a row, in UID order.
+	streak  int
+	lastErr error
+	// missing holds the messages listed but not returned by a FETCH.
+	missing []imap.UID
+}
+
+// handled is a message the handler answered Processed or Rejected for,
+// waiting for its move.
+type handled struct {
+	uid  imap.UID
+	disp Disposition
+	log  *slog.Logger
+}
+
+// scanChunk hands one chunk of listed messages to the handler: their sizes
+// and dates with one FETCH, their bodies with one FETCH per fetchBatchBytes,
+// up to Parallel handler calls at once, then one MOVE per destination
+// folder. The handled messages are moved even when the handler's errors
+// end the pass; after any other error the connection is likely gone, and
+// they come again in the next session.
+func (s *session) scanChunk(ctx context.Context, chunk []imap.UID, p *pass) error {
+	metas, err := s.fetchMeta(chunk)
+	if err != nil {
+		return err
+	}
+	present := make([]msgMeta, 0, len(chunk))
+	for _, uid := range chunk {
+		if meta, ok := metas[uid]; ok {
+			present = append(present, meta)
+		} else {
+			p.missing = append(p.missing, uid)
+		}
+	}
+	var done []handled
+	var handlerErr error
+	for _, group := range fetchGroups(present, fetchBatchBytes, s.m.cfg.MaxMessageBytes) {
+		mails, err := s.download(group, p)
 		if err != nil {
 			return err
 		}
-		for _, uid := range batch {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			meta, ok := metas[uid]
-			if !ok {
-				missing = append(missing, uid)
-				continue
-			}
-			err := s.handle(ctx, meta)
-			var herr *handlerError
-			switch {
-			case errors.Is(err, errNotReturned):
-				missing = append(missing, uid)
-				continue
-			case errors.As(err, &herr):
-				// Its own schedule keeps the message back; the ones
-				// behind it go on unless the store looks down.
-				fails++
-				streak++
-				lastErr = err
-				if streak >= maxHandlerErrorStreak {
-					return fmt.Errorf("the handler failed on %d messages in a row: %w", streak, err)
-				}
-				continue
-			case err != nil:
-				return err
-			}
-			succeeded++
-			streak = 0
+		err = s.handleAll(ctx, mails, p, &done)
+		if ctx.Err() != nil {
+			// The connection is closed as ctx ends: nothing can be moved.
+			return ctx.Err()
+		}
+		if err != nil {
+			handlerErr = err
+			break
 		}
 	}
-	if fails > 0 && succeeded == 0 {
-		return fmt.Errorf("the handler failed on every message handed over (%d): %w", fails, lastErr)
+	if err := s.moveHandled(done); err != nil {
+		return err
 	}
-	if len(missing) > 0 {
-		return s.checkMissing(missing)
+	return handlerErr
+}
+
+// fetchGroups splits metas, in UID order, into runs whose bodies add up to
+// at most maxBytes by RFC822.SIZE, each run downloaded with one FETCH; a
+// message bigger than maxBytes is a run of its own. Messages over capBytes,
+// whose bodies are not downloaded, weigh nothing.
+func fetchGroups(metas []msgMeta, maxBytes, capBytes int64) [][]msgMeta {
+	var groups [][]msgMeta
+	var sum int64
+	start := 0
+	for i, meta := range metas {
+		size := meta.size
+		if size > capBytes {
+			size = 0
+		}
+		if i > start && sum+size > maxBytes {
+			groups = append(groups, metas[start:i])
+			start, sum = i, 0
+		}
+		sum += size
+	}
+	if start < len(metas) {
+		groups = append(groups, metas[start:])
+	}
+	return groups
+}
+
+// download builds the Mail of each message of group, in UID order: the
+// bodies of those under the cap with one FETCH, the header alone of those
+// over it. A message the FETCH did not return goes to p.missing.
+func (s *session) download(group []msgMeta, p *pass) ([]*Mail, error) {
+	cfg := &s.m.cfg
+	var under []imap.UID
+	for _, meta := range group {
+		if meta.size <= cfg.MaxMessageBytes {
+			under = append(under, meta.uid)
+		}
+	}
+	var bodies map[imap.UID]section
+	if len(under) > 0 {
+		var err error
+		bodies, err = s.fetchSections(under, nil, cfg.MaxMessageBytes, fetchBatchBytes)
+		if err != nil {
+			return nil, err
+		}
+	}
+	mails := make([]*Mail, 0, len(group))
+	for _, meta := range group {
+		mail := &Mail{
+			Mailbox:      cfg.Mailbox,
+			UIDValidity:  s.uidValidity,
+			UID:          uint32(meta.uid),
+			Size:         meta.size,
+			InternalDate: meta.internalDate,
+		}
+		if meta.size > cfg.MaxMessageBytes {
+			mail.OverCap = true
+		} else {
+			body, ok := bodies[meta.uid]
+			switch {
+			case !ok:
+				p.missing = append(p.missing, meta.uid)
+				continue
+			case body.over:
+				mail.OverCap = true
+			default:
+				mail.Raw = body.raw
+				if int64(len(body.raw)) != meta.size {
+					s.m.log.Warn("message size differs from RFC822.SIZE",
+						"uid", meta.uid, "size", meta.size, "fetched", len(body.raw))
+				}
+			}
+		}
+		s.m.stats.fetched.Add(1)
+		if mail.OverCap {
+			if err := s.fetchOverCapHeader(mail); err != nil {
+				return nil, err
+			}
+		}
+		mails = append(mails, mail)
+	}
+	return mails, nil
+}
+
+// fetchOverCapHeader fetches the header of a message over the cap, for the
+// handler to record it and answer its sender.
+func (s *session) fetchOverCapHeader(mail *Mail) error {
+	uid := imap.UID(mail.UID)
+	log := s.m.log.With("uidvalidity", s.uidValidity, "uid", uid, "size", mail.Size)
+	s.m.stats.overCap.Add(1)
+	header, err := s.fetchBody(uid, &imap.FetchItemBodySection{Specifier: imap.PartSpecifierHeader}, MaxHeaderFetchBytes)
+	switch {
+	case errors.Is(err, errOverCap):
+		// Not a header a mail client writes: the message is recorded
+		// without one and nobody is answered.
+		log.Warn("message over the size cap has a header over the bound", "bound", MaxHeaderFetchBytes)
+	case errors.Is(err, errNotReturned):
+	case err != nil:
+		return err
+	default:
+		mail.Header = header
+	}
+	log.Warn("message over the size cap, handing it over with its header only", "cap", s.m.cfg.MaxMessageBytes)
+	return nil
+}
+
+// outcome is one Handle call's answer.
+type outcome struct {
+	i    int // the mail's index in its group
+	disp Disposition
+	err  error
+}
+
+// handleAll calls the handler for mails, up to Parallel calls at once and
+// started in UID order, and settles each answer in UID order on the
+// session's goroutine: the answers are what the IMAP commands, the retry
+// schedule and the counters see, and only the calls run concurrently. It
+// stops starting calls once the handler failed on maxHandlerErrorStreak
+// messages in a row or ctx ends, waits for the calls under way and returns
+// why it stopped. The messages to move are appended to done.
+func (s *session) handleAll(ctx context.Context, mails []*Mail, p *pass, done *[]handled) error {
+	parallel := s.m.cfg.Parallel
+	answers := make(chan outcome, len(mails))
+	results := make([]*outcome, len(mails))
+	// next is the first mail whose answer is not settled; failed counts
+	// the failures among the answers come after it.
+	next, running, failed := 0, 0, 0
+	var stop error
+	collect := func() {
+		o := <-answers
+		running--
+		results[o.i] = &o
+		if o.err != nil {
+			failed++
+		}
+		for next < len(mails) && results[next] != nil {
+			if results[next].err != nil {
+				failed--
+			}
+			if err := s.settle(mails[next], *results[next], p, done); err != nil && stop == nil {
+				stop = err
+			}
+			next++
+		}
+	}
+	for i, mail := range mails {
+		// While failures are about, calls start no further than Parallel
+		// ahead of the first unsettled one, so a streak in UID order
+		// stops the batch after at most Parallel-1 more calls however
+		// the answers come in. Otherwise a slow call holds up none but
+		// itself.
+		for running >= parallel || ((p.streak > 0 || failed > 0) && i-next >= parallel) {
+			collect()
+		}
+		if stop != nil {
+			break
+		}
+		if err := ctx.Err(); err != nil {
+			stop = err
+			break
+		}
+		running++
+		go func() {
+			disp, err := s.h.Handle(ctx, mail)
+			answers <- outcome{i: i, disp: disp, err: err}
+		}()
+	}
+	for running > 0 {
+		collect()
+	}
+	return stop
+}
+
+// settle records the handler's answer for one message: a failure in its
+// retry schedule, Leave in s.left, Processed and Rejected in done, to be
+// moved. It returns an error when the handler has now failed on
+// maxHandlerErrorStreak messages in a row.
+func (s *session) settle(mail *Mail, o outcome, p *pass, done *[]handled) error {
+	cfg := &s.m.cfg
+	uid := imap.UID(mail.UID)
+	// A long pass over a full mailbox is activity too, not a stuck session.
+	s.m.health.active(time.Now(), false)
+	log := s.m.log.With("uidvalidity", s.uidValidity, "uid", uid, "size", mail.Size)
+	key := retryKey{s.uidValidity, uid}
+	if o.err != nil {
+		s.m.stats.handlerErrors.Add(1)
+		delay, failures := s.m.retries.failed(key, time.Now())
+		s.m.stats.failing.Store(uint64(s.m.retries.len()))
+		log.Warn("handler failed, the message stays for a later retry",
+			"err", o.err, "failures", failures, "retry_after", delay)
+		// Its own schedule keeps the message back; the ones behind it go
+		// on unless the store looks down.
+		herr := &handlerError{uid: uid, err: o.err}
+		p.fails++
+		p.streak++
+		p.lastErr = herr
+		if p.streak >= maxHandlerErrorStreak {
+			return fmt.Errorf("the handler failed on %d messages in a row: %w", p.streak, herr)
+		}
+		return nil
+	}
+	p.succeeded++
+	p.streak = 0
+	if s.m.retries.succeeded(key) {
+		s.m.stats.failing.Store(uint64(s.m.retries.len()))
+	}
+	switch o.disp {
+	case Processed, Rejected:
+		*done = append(*done, handled{uid: uid, disp: o.disp, log: log})
+		return nil
+	case Leave:
+		s.left[uid] = time.Now().Add(cfg.LeaveRetry)
+		s.m.stats.left.Add(1)
+		log.Info("message left in the mailbox", "retry_after", cfg.LeaveRetry)
+	default:
+		// A programming error in the handler: keeping the message is the
+		// only answer that loses nothing.
+		s.left[uid] = time.Now().Add(cfg.LeaveRetry)
+		s.m.stats.left.Add(1)
+		log.Error("handler returned an unknown disposition, leaving the message", "disposition", o.disp)
+	}
+	s.handled = true
+	return nil
+}
+
+// moveHandled moves the messages of done out of the mailbox, with one
+// command (or the fallback's three) per destination folder.
+func (s *session) moveHandled(done []handled) error {
+	cfg := &s.m.cfg
+	for _, dest := range []struct {
+		disp    Disposition
+		folder  string
+		counter *atomic.Uint64
+	}{
+		{Processed, cfg.ProcessedFolder, &s.m.stats.processed},
+		{Rejected, cfg.RejectedFolder, &s.m.stats.rejected},
+	} {
+		var uids []imap.UID
+		for _, h := range done {
+			if h.disp == dest.disp {
+				uids = append(uids, h.uid)
+			}
+		}
+		if len(uids) == 0 {
+			continue
+		}
+		if err := s.move(uids, dest.folder); err != nil {
+			return fmt.Errorf("moving %d messages (UIDs %v) to %q after the handler committed them: %w", len(uids), uids, dest.folder, err)
+		}
+		for _, h := range done {
+			if h.disp == dest.disp {
+				delete(s.left, h.uid)
+				dest.counter.Add(1)
+				h.log.Info("message handled", "disposition", h.disp, "folder", dest.folder)
+			}
+		}
+		// Only now: a session whose moves fail must keep backing off,
+		// however well the handler does.
+		s.handled = true
 	}
 	return nil
 }
@@ -127,114 +413,66 @@ func (s *session) fetchMeta(uids []imap.UID) (map[imap.UID]msgMeta, error) {
 	return metas, nil
 }
 
-// handle downloads one message if under the cap, calls the handler and
-// carries out its answer.
-func (s *session) handle(ctx context.Context, meta msgMeta) error {
-	cfg := &s.m.cfg
-	mail := &Mail{
-		Mailbox:      cfg.Mailbox,
-		UIDValidity:  s.uidValidity,
-		UID:          uint32(meta.uid),
-		Size:         meta.size,
-		InternalDate: meta.internalDate,
-	}
-	if meta.size > cfg.MaxMessageBytes {
-		mail.OverCap = true
-	} else {
-		raw, err := s.fetchBody(meta.uid, nil, cfg.MaxMessageBytes)
-		switch {
-		case errors.Is(err, errOverCap):
-			mail.OverCap = true
-		case err != nil:
-			return err
-		default:
-			mail.Raw = raw
-			if int64(len(raw)) != meta.size {
-				s.m.log.Warn("message size differs from RFC822.SIZE",
-					"uid", meta.uid, "size", meta.size, "fetched", len(raw))
-			}
-		}
-	}
-	log := s.m.log.With("uidvalidity", s.uidValidity, "uid", meta.uid, "size", meta.size)
-	s.m.stats.fetched.Add(1)
-	if mail.OverCap {
-		s.m.stats.overCap.Add(1)
-		header, err := s.fetchBody(meta.uid, &imap.FetchItemBodySection{Specifier: imap.PartSpecifierHeader}, MaxHeaderFetchBytes)
-		switch {
-		case errors.Is(err, errOverCap):
-			// Not a header a mail client writes: the message is recorded
-			// without one and nobody is answered.
-			log.Warn("message over the size cap has a header over the bound", "bound", MaxHeaderFetchBytes)
-		case errors.Is(err, errNotReturned):
-		case err != nil:
-			return err
-		default:
-			mail.Header = header
-		}
-		log.Warn("message over the size cap, handing it over with its header only", "cap", cfg.MaxMessageBytes)
-	}
-
-	disp, err := s.h.Handle(ctx, mail)
-	// A long pass over a full mailbox is activity too, not a stuck session.
-	s.m.health.active(time.Now(), false)
-	key := retryKey{s.uidValidity, meta.uid}
-	if err != nil {
-		s.m.stats.handlerErrors.Add(1)
-		delay, failures := s.m.retries.failed(key, time.Now())
-		s.m.stats.failing.Store(uint64(s.m.retries.len()))
-		log.Warn("handler failed, the message stays for a later retry",
-			"err", err, "failures", failures, "retry_after", delay)
-		return &handlerError{uid: meta.uid, err: err}
-	}
-	if s.m.retries.succeeded(key) {
-		s.m.stats.failing.Store(uint64(s.m.retries.len()))
-	}
-	switch disp {
-	case Processed, Rejected:
-		folder, counter := cfg.ProcessedFolder, &s.m.stats.processed
-		if disp == Rejected {
-			folder, counter = cfg.RejectedFolder, &s.m.stats.rejected
-		}
-		if err := s.move(meta.uid, folder); err != nil {
-			return fmt.Errorf("moving UID %d to %q after the handler committed it: %w", meta.uid, folder, err)
-		}
-		delete(s.left, meta.uid)
-		counter.Add(1)
-		log.Info("message handled", "disposition", disp, "folder", folder)
-	case Leave:
-		s.left[meta.uid] = time.Now().Add(cfg.LeaveRetry)
-		s.m.stats.left.Add(1)
-		log.Info("message left in the mailbox", "retry_after", cfg.LeaveRetry)
-	default:
-		// A programming error in the handler: keeping the message is the
-		// only answer that loses nothing.
-		s.left[meta.uid] = time.Now().Add(cfg.LeaveRetry)
-		s.m.stats.left.Add(1)
-		log.Error("handler returned an unknown disposition, leaving the message", "disposition", disp)
-	}
-	// Only now: a session whose moves fail must keep backing off, however
-	// well the handler does.
-	s.handled = true
-	return nil
-}
-
 // errOverCap means the server sent a body longer than MaxMessageBytes
 // although RFC822.SIZE said it was under.
 var errOverCap = errors.New("message body over the size cap")
 
-// fetchBody downloads one section of a message (nil: the whole message).
-// It asks for at most limit+1 bytes, so a server whose RFC822.SIZE
-// understates a message cannot make it download more than the cap; a
-// longer section is errOverCap.
-func (s *session) fetchBody(uid imap.UID, section *imap.FetchItemBodySection, limit int64) ([]byte, error) {
-	if section == nil {
-		section = &imap.FetchItemBodySection{}
+// fetchBody downloads one section of one message (nil: the whole message),
+// at most limit bytes of it: a longer section is errOverCap, a message the
+// server did not return errNotReturned.
+func (s *session) fetchBody(uid imap.UID, sec *imap.FetchItemBodySection, limit int64) ([]byte, error) {
+	got, err := s.fetchSections([]imap.UID{uid}, sec, limit, limit)
+	if err != nil {
+		return nil, err
 	}
-	section.Peek = true
-	section.Partial = &imap.SectionPartial{Offset: 0, Size: limit + 1}
-	cmd := s.c.Fetch(imap.UIDSetNum(uid), &imap.FetchOptions{
+	body, ok := got[uid]
+	switch {
+	case !ok:
+		return nil, errNotReturned
+	case body.over:
+		return nil, errOverCap
+	}
+	return body.raw, nil
+}
+
+// section is one message's section as a FETCH returned it.
+type section struct {
+	raw  []byte
+	over bool // longer than the limit asked for: raw is nil
+}
+
+// fetchSections downloads one section (nil: the whole message) of each of
+// uids. It asks for at most limit+1 bytes of each, so a server whose
+// RFC822.SIZE understates a message cannot make it download more than the
+// cap: a longer section comes back with over set. The sections kept from
+// one FETCH add up to at most budget bytes (or one section): a server that
+// sends more than the sizes it announced gets the messages beyond asked
+// for again, in a FETCH of their own. A message the server did not return
+// is absent from the result.
+func (s *session) fetchSections(uids []imap.UID, sec *imap.FetchItemBodySection, limit, budget int64) (map[imap.UID]section, error) {
+	got := make(map[imap.UID]section, len(uids))
+	for len(uids) > 0 {
+		over, err := s.fetchSectionsOnce(uids, sec, limit, budget, got)
+		if err != nil {
+			return nil, err
+		}
+		uids = over
+	}
+	return got, nil
+}
+
+// fetchSectionsOnce is one UID FETCH of fetchSections. It adds what it kept
+// to got and returns the messages sent whole but not kept for the budget.
+func (s *session) fetchSectionsOnce(uids []imap.UID, sec *imap.FetchItemBodySection, limit, budget int64, got map[imap.UID]section) ([]imap.UID, error) {
+	item := imap.FetchItemBodySection{}
+	if sec != nil {
+		item = *sec
+	}
+	item.Peek = true
+	item.Partial = &imap.SectionPartial{Offset: 0, Size: limit + 1}
+	cmd := s.c.Fetch(imap.UIDSetNum(uids...), &imap.FetchOptions{
 		UID:         true,
-		BodySection: []*imap.FetchItemBodySection{section},
+		BodySection: []*imap.FetchItemBodySection{&item},
 	})
 	// Close drains whatever was not read: go-imap's reader goroutine waits
 	// until a literal is consumed.
@@ -245,50 +483,77 @@ func (s *session) fetchBody(uid imap.UID, section *imap.FetchItemBodySection, li
 		}
 	}()
 
-	var raw []byte
-	got, over := false, false
+	asked := make(map[imap.UID]bool, len(uids))
+	for _, uid := range uids {
+		asked[uid] = true
+	}
+	var kept int64
+	var again []imap.UID
 	for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
-		for item := msg.Next(); item != nil; item = msg.Next() {
-			body, ok := item.(imapclient.FetchItemDataBodySection)
-			if !ok || body.Literal == nil || got {
-				continue
+		var (
+			uid       imap.UID
+			body      section
+			hasBody   bool
+			overSpent bool
+		)
+		for it := msg.Next(); it != nil; it = msg.Next() {
+			switch it := it.(type) {
+			case imapclient.FetchItemDataUID:
+				uid = it.UID
+			case imapclient.FetchItemDataBodySection:
+				if it.Literal == nil || hasBody {
+					continue
+				}
+				hasBody = true
+				n := it.Literal.Size()
+				if n > limit {
+					body.over = true
+					continue
+				}
+				if kept > 0 && kept+n > budget {
+					// Left unread: go-imap discards it.
+					overSpent = true
+					continue
+				}
+				buf := make([]byte, n)
+				// ReadFull, not ReadAll: the literal reader reports a
+				// connection cut short as a plain EOF, and a truncated
+				// message must never reach the handler.
+				if _, err := io.ReadFull(it.Literal, buf); err != nil {
+					// After a failed literal read go-imap's reader
+					// goroutine resumes reading the connection, so draining
+					// the literal here would race with it. The connection
+					// is lost anyway: close it, which ends the reader and
+					// the command.
+					drain = false
+					s.c.Close()
+					return nil, fmt.Errorf("reading message %d of a FETCH (%d bytes): %w", msg.SeqNum, n, err)
+				}
+				kept += n
+				body.raw = buf
 			}
-			got = true
-			n := body.Literal.Size()
-			if n > limit {
-				over = true
-				continue
-			}
-			buf := make([]byte, n)
-			// ReadFull, not ReadAll: the literal reader reports a connection
-			// cut short as a plain EOF, and a truncated message must never
-			// reach the handler.
-			if _, err := io.ReadFull(body.Literal, buf); err != nil {
-				// After a failed literal read go-imap's reader goroutine
-				// resumes reading the connection, so draining the literal
-				// here would race with it. The connection is lost anyway:
-				// close it, which ends the reader and the command.
-				drain = false
-				s.c.Close()
-				return nil, fmt.Errorf("reading UID %d (%d bytes): %w", uid, n, err)
-			}
-			raw = buf
 		}
+		if uid == 0 || !hasBody || !asked[uid] {
+			continue
+		}
+		if _, dup := got[uid]; dup {
+			continue
+		}
+		if overSpent {
+			again = append(again, uid)
+			continue
+		}
+		got[uid] = body
 	}
 	if err := cmd.Close(); err != nil {
+		// A NO (Dovecot's EXPUNGEISSUED, say) still comes with the
+		// messages that exist; the others are the caller's to check.
 		var ierr *imap.Error
-		if errors.As(err, &ierr) && ierr.Type == imap.StatusResponseTypeNo && !got {
-			return nil, errNotReturned
+		if !errors.As(err, &ierr) || ierr.Type != imap.StatusResponseTypeNo {
+			return nil, fmt.Errorf("fetching %d messages: %w", len(uids), err)
 		}
-		return nil, fmt.Errorf("fetching UID %d: %w", uid, err)
 	}
-	switch {
-	case !got:
-		return nil, errNotReturned
-	case over:
-		return nil, errOverCap
-	}
-	return raw, nil
+	return again, nil
 }
 
 // checkMissing decides what became of messages that UID SEARCH listed and

@@ -1,0 +1,186 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+)
+
+func TestFetchGroups(t *testing.T) {
+	const maxBytes = 100
+	metas := func(sizes ...int64) []msgMeta {
+		var out []msgMeta
+		for i, size := range sizes {
+			out = append(out, msgMeta{uid: imap.UID(i + 1), size: size})
+		}
+		return out
+	}
+	tests := []struct {
+		name     string
+		sizes    []int64
+		capBytes int64
+		want     [][]imap.UID
+	}{
+		{name: "ok/empty", sizes: nil, capBytes: 60, want: nil},
+		{name: "ok/one", sizes: []int64{10}, capBytes: 60, want: [][]imap.UID{{1}}},
+		{name: "ok/all-fit", sizes: []int64{30, 30, 40}, capBytes: 60, want: [][]imap.UID{{1, 2, 3}}},
+		{name: "ok/split-at-the-bound", sizes: []int64{50, 50, 1, 50}, capBytes: 60, want: [][]imap.UID{{1, 2}, {3, 4}}},
+		{name: "ok/over-the-cap-weighs-nothing", sizes: []int64{50, 1000, 50}, capBytes: 60, want: [][]imap.UID{{1, 2, 3}}},
+		{name: "ok/bigger-than-the-bound-alone", sizes: []int64{10, 150, 10}, capBytes: 1000, want: [][]imap.UID{{1}, {2}, {3}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got [][]imap.UID
+			for _, g := range fetchGroups(metas(tt.sizes...), maxBytes, tt.capBytes) {
+				var uids []imap.UID
+				for _, m := range g {
+					uids = append(uids, m.uid)
+				}
+				got = append(got, uids)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tt.want) {
+				t.Errorf("fetchGroups(%v) = %v, want %v", tt.sizes, got, tt.want)
+			}
+		})
+	}
+}
+
+// TestHandleAll drives the handler calls of one batch without a server:
+// how many run at once, the order their answers are settled in, and where
+// a streak of failures stops the batch.
+func TestHandleAll(t *testing.T) {
+	tests := []struct {
+		name     string
+		parallel int
+		fail     func(uid uint32) bool
+		// minCalls and maxCalls bound the calls made; wantErr says
+		// whether the batch stopped on a streak.
+		minCalls, maxCalls int
+		wantErr            bool
+	}{
+		{name: "ok/one-at-a-time", parallel: 1, fail: func(uint32) bool { return false }, minCalls: 10, maxCalls: 10},
+		{name: "ok/four-at-once", parallel: 4, fail: func(uint32) bool { return false }, minCalls: 10, maxCalls: 10},
+		{name: "ok/failures-apart", parallel: 4, fail: func(uid uint32) bool { return uid%2 == 0 }, minCalls: 10, maxCalls: 10},
+		{name: "fail/streak-one-at-a-time", parallel: 1, fail: func(uint32) bool { return true }, minCalls: maxHandlerErrorStreak, maxCalls: maxHandlerErrorStreak, wantErr: true},
+		{name: "fail/streak-four-at-once", parallel: 4, fail: func(uint32) bool { return true }, minCalls: maxHandlerErrorStreak, maxCalls: maxHandlerErrorStreak + 3, wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			mb, err := NewMailbox(MailboxConfig{Address: "127.0.0.1:1", Security: SecurityNone, Username: "u", Password: "p", Parallel: tt.parallel})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var (
+				mu            sync.Mutex
+				calls         []uint32
+				running, most int
+			)
+			h := HandlerFunc(func(_ context.Context, m *Mail) (Disposition, error) {
+				mu.Lock()
+				calls = append(calls, m.UID)
+				running++
+				most = max(most, running)
+				mu.Unlock()
+				defer func() {
+					mu.Lock()
+					running--
+					mu.Unlock()
+				}()
+				if tt.fail(m.UID) {
+					return Leave, errors.New("store down")
+				}
+				if m.UID%3 == 0 {
+					return Rejected, nil
+				}
+				return Processed, nil
+			})
+			s := &session{m: mb, h: h, uidValidity: 7, left: map[imap.UID]time.Time{}}
+			var mails []*Mail
+			for uid := uint32(1); uid <= 10; uid++ {
+				mails = append(mails, &Mail{UID: uid})
+			}
+			p := &pass{}
+			var done []handled
+			err = s.handleAll(context.Background(), mails, p, &done)
+			if gotErr := err != nil; gotErr != tt.wantErr {
+				t.Fatalf("handleAll() = %v, want an error: %v", err, tt.wantErr)
+			}
+			if n := len(calls); n < tt.minCalls || n > tt.maxCalls {
+				t.Errorf("%d handler calls, want %d..%d", n, tt.minCalls, tt.maxCalls)
+			}
+			if most > tt.parallel {
+				t.Errorf("%d calls ran at once, want at most %d", most, tt.parallel)
+			}
+			if tt.parallel == 1 && !slices.IsSorted(calls) {
+				t.Errorf("calls in the order %v, want UID order", calls)
+			}
+			// Answers are settled in UID order, whatever order they came in.
+			var doneUIDs []imap.UID
+			for _, d := range done {
+				doneUIDs = append(doneUIDs, d.uid)
+				want := Processed
+				if d.uid%3 == 0 {
+					want = Rejected
+				}
+				if d.disp != want {
+					t.Errorf("UID %d settled as %v, want %v", d.uid, d.disp, want)
+				}
+			}
+			if !slices.IsSorted(doneUIDs) {
+				t.Errorf("answers settled in the order %v, want UID order", doneUIDs)
+			}
+			if got, want := p.succeeded+p.fails, len(calls); got != want {
+				t.Errorf("%d answers settled, want one per call (%d)", got, want)
+			}
+			if st := mb.Stats(); st.HandlerErrors != uint64(p.fails) || st.Failing != uint64(p.fails) {
+				t.Errorf("Stats() = %+v, want %d handler errors and as many failing", st, p.fails)
+			}
+		})
+	}
+}
+
+// TestHandleAllCanceled: once ctx ends no call starts, and the calls under
+// way are waited for.
+func TestHandleAllCanceled(t *testing.T) {
+	mb, err := NewMailbox(MailboxConfig{Address: "127.0.0.1:1", Security: SecurityNone, Username: "u", Password: "p", Parallel: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var mu sync.Mutex
+	calls, finished := 0, 0
+	h := HandlerFunc(func(ctx context.Context, m *Mail) (Disposition, error) {
+		mu.Lock()
+		calls++
+		if calls == 2 {
+			cancel()
+		}
+		mu.Unlock()
+		<-ctx.Done()
+		mu.Lock()
+		finished++
+		mu.Unlock()
+		return Leave, ctx.Err()
+	})
+	s := &session{m: mb, h: h, uidValidity: 7, left: map[imap.UID]time.Time{}}
+	var mails []*Mail
+	for uid := uint32(1); uid <= 10; uid++ {
+		mails = append(mails, &Mail{UID: uid})
+	}
+	var done []handled
+	err = s.handleAll(ctx, mails, &pass{}, &done)
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("handleAll() = %v, want context.Canceled", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if calls != 2 || finished != calls {
+		t.Errorf("%d calls started, %d finished, want 2 and 2: no call after the end of ctx, none left running", calls, finished)
+	}
+}
