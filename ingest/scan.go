@@ -193,7 +193,6 @@ func (s *session) download(group []msgMeta, p *pass) ([]*Mail, error) {
 				}
 			}
 		}
-		s.m.stats.fetched.Add(1)
 		if mail.OverCap {
 			if err := s.fetchOverCapHeader(mail); err != nil {
 				return nil, err
@@ -209,7 +208,6 @@ func (s *session) download(group []msgMeta, p *pass) ([]*Mail, error) {
 func (s *session) fetchOverCapHeader(mail *Mail) error {
 	uid := imap.UID(mail.UID)
 	log := s.m.log.With("uidvalidity", s.uidValidity, "uid", uid, "size", mail.Size)
-	s.m.stats.overCap.Add(1)
 	header, err := s.fetchBody(uid, &imap.FetchItemBodySection{Specifier: imap.PartSpecifierHeader}, MaxHeaderFetchBytes)
 	switch {
 	case errors.Is(err, errOverCap):
@@ -280,6 +278,10 @@ func (s *session) handleAll(ctx context.Context, mails []*Mail, p *pass, done *[
 		if err := ctx.Err(); err != nil {
 			stop = err
 			break
+		}
+		s.m.stats.fetched.Add(1)
+		if mail.OverCap {
+			s.m.stats.overCap.Add(1)
 		}
 		running++
 		go func() {

@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +11,8 @@ import (
 	"time"
 
 	"github.com/emersion/go-imap/v2"
+
+	"github.com/revokd/revokd/internal/imaptest"
 )
 
 func TestFetchGroups(t *testing.T) {
@@ -138,8 +141,8 @@ func TestHandleAll(t *testing.T) {
 			if got, want := p.succeeded+p.fails, len(calls); got != want {
 				t.Errorf("%d answers settled, want one per call (%d)", got, want)
 			}
-			if st := mb.Stats(); st.HandlerErrors != uint64(p.fails) || st.Failing != uint64(p.fails) {
-				t.Errorf("Stats() = %+v, want %d handler errors and as many failing", st, p.fails)
+			if st := mb.Stats(); st.HandlerErrors != uint64(p.fails) || st.Failing != uint64(p.fails) || st.Fetched != uint64(len(calls)) {
+				t.Errorf("Stats() = %+v, want %d handler errors and as many failing, %d fetched (one per call)", st, p.fails, len(calls))
 			}
 		})
 	}
@@ -182,5 +185,56 @@ func TestHandleAllCanceled(t *testing.T) {
 	defer mu.Unlock()
 	if calls != 2 || finished != calls {
 		t.Errorf("%d calls started, %d finished, want 2 and 2: no call after the end of ctx, none left running", calls, finished)
+	}
+}
+
+// TestFetchSectionsBudget: the bodies kept from one FETCH stay within the
+// budget whatever the sizes announced; the messages beyond it are fetched
+// again, and every one comes whole.
+func TestFetchSectionsBudget(t *testing.T) {
+	ms := newMemServer(t, memCaps[0].caps, "")
+	var mu sync.Mutex
+	sent := 0 // FETCH responses carrying a body
+	proxy := imaptest.NewProxy(t, ms.addr, func(line []byte) []byte {
+		if bytes.Contains(line, []byte(" FETCH (")) && bytes.Contains(line, []byte("BODY[]")) {
+			mu.Lock()
+			sent++
+			mu.Unlock()
+		}
+		return line
+	})
+	tc := dialTestClient(t, ms.addr, memUser, memPassword)
+	var raws [][]byte
+	for i := range 5 {
+		raw := testMessage(fmt.Sprintf("budget-%d", i), 1000)
+		raws = append(raws, raw)
+		appendMessage(t, tc, "INBOX", raw)
+	}
+	mb, err := NewMailbox(memConfig(proxy.Addr, newLogSink()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := dialTestClient(t, proxy.Addr, memUser, memPassword)
+	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	s := &session{m: mb, c: c}
+	uids := []imap.UID{1, 2, 3, 4, 5}
+	// Room for two messages of the five per FETCH: 5, then 3, then 1
+	// bodies sent.
+	budget := int64(2*len(raws[0]) + 100)
+	got, err := s.fetchSections(uids, nil, 10_000, budget)
+	if err != nil {
+		t.Fatalf("fetchSections() error = %v", err)
+	}
+	for i, uid := range uids {
+		if body := got[uid]; body.over || !bytes.Equal(body.raw, raws[i]) {
+			t.Errorf("UID %d: over %v, %d bytes, want the %d appended", uid, body.over, len(body.raw), len(raws[i]))
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if sent != 5+3+1 {
+		t.Errorf("the server sent %d bodies, want 9: five, then the three and the one beyond the budget", sent)
 	}
 }
