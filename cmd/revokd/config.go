@@ -41,6 +41,9 @@ type Config struct {
 		CAFile          string   `toml:"ca_file"`
 		MaxMessageBytes int64    `toml:"max_message_bytes"`
 		PollInterval    duration `toml:"poll_interval"`
+		// Parallel is how many fetched mails wait for their outcome at
+		// once: enough to keep every worker's verifiers busy.
+		Parallel int `toml:"parallel"`
 		// LeaseTTL is no longer used: the mailbox lease is a lock held by
 		// the live process. Kept so that existing files still load.
 		LeaseTTL duration `toml:"lease_ttl"`
@@ -277,6 +280,9 @@ func defaultConfig() *Config {
 	c.Trust.FetchTimeout.Duration = 5 * time.Second
 	c.IMAP.LeaseTTL.Duration = 60 * time.Second
 	c.IMAP.AuthRetry.Duration = 5 * time.Minute
+	// Enough mails in flight for three workers of two verifiers each,
+	// and a batch's worth waiting behind them.
+	c.IMAP.Parallel = 16
 	c.Form.Fields = map[string]string{}
 	for k, v := range defaultFormFields {
 		c.Form.Fields[k] = v

@@ -124,6 +124,7 @@ var imapFieldKeys = map[string]string{
 	"RejectedFolder":  "imap.rejected_folder",
 	"MaxMessageBytes": "imap.max_message_bytes",
 	"PollInterval":    "imap.poll_interval",
+	"Parallel":        "imap.parallel",
 }
 
 func checkIMAP(cfg *Config, ps *problems) {
@@ -158,7 +159,7 @@ func checkIMAP(cfg *Config, ps *problems) {
 	_, err := ingest.NewMailbox(ingest.MailboxConfig{
 		Address: c.Address, Security: ingest.Security(c.Security), Username: c.Username, Password: "x",
 		Mailbox: c.Mailbox, ProcessedFolder: c.ProcessedFolder, RejectedFolder: c.RejectedFolder,
-		MaxMessageBytes: c.MaxMessageBytes, PollInterval: c.PollInterval.Duration,
+		MaxMessageBytes: c.MaxMessageBytes, PollInterval: c.PollInterval.Duration, Parallel: c.Parallel,
 	})
 	var ce *ingest.ConfigError
 	switch {

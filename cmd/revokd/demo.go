@@ -112,6 +112,9 @@ func demoWith(base context.Context, dir string, log *slog.Logger, out io.Writer,
 	cfg.CA.Issuers = []string{issuerPath}
 	cfg.IMAP.Address, cfg.IMAP.Security = addr, "none"
 	cfg.IMAP.Username, cfg.IMAP.Password = demoUser, demoPassword
+	// One mail at a time: the demo tells its mails in order, and their
+	// references follow it.
+	cfg.IMAP.Parallel = 1
 	cfg.SMTP.From = demoUser
 	cfg.SMTP.Address, cfg.SMTP.Security = relay.addr, "none"
 	toml := fmt.Sprintf("data_dir = %q\n\n[imap]\naddress = %q\nsecurity = \"none\"\nusername = %q\n\n[trust]\nroots = [%q]\n\n[ca]\nissuers = [%q]\n",

@@ -116,6 +116,7 @@ func newMailbox(cfg *Config, log *slog.Logger, tokenSource func(context.Context)
 		RejectedFolder:  cfg.IMAP.RejectedFolder,
 		MaxMessageBytes: cfg.IMAP.MaxMessageBytes,
 		PollInterval:    cfg.IMAP.PollInterval.Duration,
+		Parallel:        cfg.IMAP.Parallel,
 		AuthRetry:       cfg.IMAP.AuthRetry.Duration,
 		Logger:          log,
 		TokenSource:     tokenSource,
