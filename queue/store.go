@@ -49,6 +49,12 @@ const DatabaseFile = "revokd.db"
 // failure after this long means something is stuck.
 const busyTimeout = 10 * time.Second
 
+// idleSQLiteConns is how many connections to its SQLite database one
+// process keeps open between uses: as many as mails in flight and
+// verifiers at their defaults. The number open at once is not bounded, so
+// that a caller holding one and asking for another never waits for itself.
+const idleSQLiteConns = 32
+
 // Store is the durable store. It is safe for concurrent use, also by
 // several processes on the same data folder.
 type Store struct {
@@ -170,6 +176,10 @@ func OpenWith(ctx context.Context, dataDir string, opts *Options) (*Store, error
 	if err != nil {
 		return nil, fmt.Errorf("opening store %s: %w", abs, err)
 	}
+	// The mails in flight, the verifiers and the sender each take a
+	// connection: kept open, not closed and opened again (each opening
+	// reads the schema again and starts with an empty page cache).
+	db.SetMaxIdleConns(idleSQLiteConns)
 	s := newStore(db, abs, o, sqliteDialect)
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
