@@ -786,24 +786,10 @@ func testDovecotBatchMixedOutcomes(t *testing.T, e *dovecotEnv) {
 // the handler with its header only, and its body is never downloaded; the
 // others come whole.
 func testDovecotOverCapInBatch(t *testing.T, e *dovecotEnv) {
-	const limit = 20_000
-	small1, big, small2 := testMessage("small-1", 1000), testMessage("big", 400_000), testMessage("small-2", 1000)
-	for _, raw := range [][]byte{small1, big, small2} {
-		appendMessage(t, e.tc, "INBOX", raw)
+	proxyBytes, bigSize := runOverCapBatch(t, e, nil)
+	if proxyBytes > 100_000 {
+		t.Errorf("the server sent %d bytes, want well under the %d of the big message", proxyBytes, bigSize)
 	}
-	proxy := imaptest.NewProxy(t, e.dv.Addr, nil)
-	cfg := e.config(proxy.Addr)
-	cfg.MaxMessageBytes = limit
-	mb := e.mailbox(t, cfg)
-	h := newRecorder(processAll)
-	stop := startRun(t, mb, h)
-	checkBatchWithOverCap(t, h, small1, big, small2)
-	e.sink.waitFor(t, "message handled", 3)
-	stop()
-	if n := proxy.ServerBytes(); n > 100_000 {
-		t.Errorf("the server sent %d bytes, want well under the %d of the big message", n, len(big))
-	}
-	checkFolder(t, e.tc, "INBOX")
 }
 
 // testDovecotUnderstatedSize: a server whose RFC822.SIZE understates a
@@ -811,36 +797,42 @@ func testDovecotOverCapInBatch(t *testing.T, e *dovecotEnv) {
 // download more than the cap of it: the message is handed over as over
 // the cap, with its header.
 func testDovecotUnderstatedSize(t *testing.T, e *dovecotEnv) {
-	const limit = 20_000
+	understate := func(big []byte) func(line []byte) []byte {
+		realSize := []byte(fmt.Sprintf("RFC822.SIZE %d", len(big)))
+		return func(line []byte) []byte {
+			return bytes.Replace(line, realSize, []byte("RFC822.SIZE 1000"), 1)
+		}
+	}
+	proxyBytes, _ := runOverCapBatch(t, e, understate)
+	if proxyBytes > 3*overCapBatchLimit+20_000 {
+		t.Errorf("the server sent %d bytes, want at most the cap's worth of each message", proxyBytes)
+	}
+}
+
+// overCapBatchLimit is the MaxMessageBytes of runOverCapBatch.
+const overCapBatchLimit = 20_000
+
+// runOverCapBatch hands over a batch of a small, a big (over the cap) and a
+// small message through a proxy whose rewrite, when not nil, is made from
+// the big message; it checks that the handler got the small ones whole
+// and the big one as over the cap with its header, and returns the bytes
+// the server sent and the big message's size.
+func runOverCapBatch(t *testing.T, e *dovecotEnv, rewrite func(big []byte) func(line []byte) []byte) (proxyBytes int64, bigSize int) {
+	t.Helper()
 	small1, big, small2 := testMessage("small-1", 1000), testMessage("big", 400_000), testMessage("small-2", 1000)
 	for _, raw := range [][]byte{small1, big, small2} {
 		appendMessage(t, e.tc, "INBOX", raw)
 	}
-	realSize := []byte(fmt.Sprintf("RFC822.SIZE %d", len(big)))
-	proxy := imaptest.NewProxy(t, e.dv.Addr, func(line []byte) []byte {
-		return bytes.Replace(line, realSize, []byte("RFC822.SIZE 1000"), 1)
-	})
+	var rw func(line []byte) []byte
+	if rewrite != nil {
+		rw = rewrite(big)
+	}
+	proxy := imaptest.NewProxy(t, e.dv.Addr, rw)
 	cfg := e.config(proxy.Addr)
-	cfg.MaxMessageBytes = limit
+	cfg.MaxMessageBytes = overCapBatchLimit
 	mb := e.mailbox(t, cfg)
 	h := newRecorder(processAll)
 	stop := startRun(t, mb, h)
-	checkBatchWithOverCap(t, h, small1, big, small2)
-	e.sink.waitFor(t, "message handled", 3)
-	stop()
-	if n := proxy.ServerBytes(); n > 3*limit+20_000 {
-		t.Errorf("the server sent %d bytes, want at most the cap's worth of each message", n)
-	}
-	if st := mb.Stats(); st.OverCap != 1 || st.Fetched != 3 {
-		t.Errorf("Stats() = %+v, want 1 over the cap of 3 fetched", st)
-	}
-	checkFolder(t, e.tc, "INBOX")
-}
-
-// checkBatchWithOverCap checks that the handler got small1 and small2 whole
-// and big as over the cap with its header.
-func checkBatchWithOverCap(t *testing.T, h *recorder, small1, big, small2 []byte) {
-	t.Helper()
 	header, _, _ := bytes.Cut(big, []byte("\r\n\r\n"))
 	header = append(header, "\r\n\r\n"...)
 	for range 3 {
@@ -856,6 +848,13 @@ func checkBatchWithOverCap(t *testing.T, h *recorder, small1, big, small2 []byte
 			}
 		}
 	}
+	e.sink.waitFor(t, "message handled", 3)
+	stop()
+	if st := mb.Stats(); st.OverCap != 1 || st.Fetched != 3 {
+		t.Errorf("Stats() = %+v, want 1 over the cap of 3 fetched", st)
+	}
+	checkFolder(t, e.tc, "INBOX")
+	return proxy.ServerBytes(), len(big)
 }
 
 func (e *dovecotEnv) tlsConfig() *tls.Config {
