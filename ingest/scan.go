@@ -48,10 +48,9 @@ func (s *session) scan(ctx context.Context) error {
 	}
 
 	p := &pass{}
-	for chunk := range slices.Chunk(todo, metaBatch) {
-		if err := s.scanChunk(ctx, chunk, p); err != nil {
-			return err
-		}
+	f := &feeder{s: s, p: p, todo: todo, move: s.moveHandled}
+	if err := f.run(ctx); err != nil {
+		return err
 	}
 	if p.fails > 0 && p.succeeded == 0 {
 		return fmt.Errorf("the handler failed on every message handed over (%d): %w", p.fails, p.lastErr)
@@ -78,48 +77,6 @@ type handled struct {
 	uid  imap.UID
 	disp Disposition
 	log  *slog.Logger
-}
-
-// scanChunk hands one chunk of listed messages to the handler: their sizes
-// and dates with one FETCH, their bodies with one FETCH per fetchBatchBytes,
-// up to Parallel handler calls at once, then one MOVE per destination
-// folder. The handled messages are moved even when the handler's errors
-// end the pass; after any other error the connection is likely gone, and
-// they come again in the next session.
-func (s *session) scanChunk(ctx context.Context, chunk []imap.UID, p *pass) error {
-	metas, err := s.fetchMeta(chunk)
-	if err != nil {
-		return err
-	}
-	present := make([]msgMeta, 0, len(chunk))
-	for _, uid := range chunk {
-		if meta, ok := metas[uid]; ok {
-			present = append(present, meta)
-		} else {
-			p.missing = append(p.missing, uid)
-		}
-	}
-	var done []handled
-	var handlerErr error
-	for _, group := range fetchGroups(present, fetchBatchBytes, s.m.cfg.MaxMessageBytes) {
-		mails, err := s.download(group, p)
-		if err != nil {
-			return err
-		}
-		err = s.handleAll(ctx, mails, p, &done)
-		if ctx.Err() != nil {
-			// The connection is closed as ctx ends: nothing can be moved.
-			return ctx.Err()
-		}
-		if err != nil {
-			handlerErr = err
-			break
-		}
-	}
-	if err := s.moveHandled(done); err != nil {
-		return err
-	}
-	return handlerErr
 }
 
 // fetchGroups splits metas, in UID order, into runs whose bodies add up to
@@ -224,87 +181,194 @@ func (s *session) fetchOverCapHeader(mail *Mail) error {
 	return nil
 }
 
+// feeder hands a pass's messages to the handler and carries out the
+// answers, as a pipeline run by the session's goroutine, which alone sends
+// IMAP commands: while up to Parallel handler calls run on goroutines of
+// their own, it fetches the sizes of the next metaBatch messages with one
+// FETCH and their bodies with one FETCH per fetchBatchBytes, and moves the
+// messages answered for with one MOVE per destination folder once
+// metaBatch of them are waiting, or once nothing else is left to do. Calls
+// start in UID order, and their answers are settled in UID order (see
+// settle); only the calls run concurrently.
+type feeder struct {
+	s *session
+	p *pass
+	// todo holds the listed messages whose sizes are not fetched yet,
+	// groups those whose bodies are not, ready those downloaded whose call
+	// has not started: each in UID order.
+	todo   []imap.UID
+	groups [][]msgMeta
+	ready  []*Mail
+	// results holds the answers of the calls started, in the order
+	// started: nil until the answer comes, cleared once settled. next is
+	// the first call not settled.
+	results []*outcome
+	next    int
+	running int
+	// failed counts the failures among the answers come in but not yet
+	// settled.
+	failed  int
+	answers chan outcome
+	// done holds the messages settled as Processed or Rejected, waiting
+	// for their move.
+	done []handled
+	// stop says why no more calls start: the handler's streak of errors
+	// or the end of ctx.
+	stop error
+	// move carries out done (session.moveHandled; tests replace it).
+	move func([]handled) error
+}
+
 // outcome is one Handle call's answer.
 type outcome struct {
-	i    int // the mail's index in its group
+	i    int // the call's index in feeder.results
+	uid  imap.UID
+	size int64
 	disp Disposition
 	err  error
 }
 
-// handleAll calls the handler for mails, up to Parallel calls at once and
-// started in UID order, and settles each answer in UID order on the
-// session's goroutine: the answers are what the IMAP commands, the retry
-// schedule and the counters see, and only the calls run concurrently. It
-// stops starting calls once the handler failed on maxHandlerErrorStreak
-// messages in a row or ctx ends, waits for the calls under way and returns
-// why it stopped. The messages to move are appended to done.
-func (s *session) handleAll(ctx context.Context, mails []*Mail, p *pass, done *[]handled) error {
-	parallel := s.m.cfg.Parallel
-	answers := make(chan outcome, len(mails))
-	results := make([]*outcome, len(mails))
-	// next is the first mail whose answer is not settled; failed counts
-	// the failures among the answers come after it.
-	next, running, failed := 0, 0, 0
-	var stop error
-	collect := func() {
-		o := <-answers
-		running--
-		results[o.i] = &o
-		if o.err != nil {
-			failed++
+// run feeds every message of f.todo to the handler. It stops starting
+// calls once the handler failed on maxHandlerErrorStreak messages in a row
+// (moving those answered for, then returning the streak's error), when ctx
+// ends, or on an IMAP error (returned; the messages not yet moved come
+// again in the next session). It returns only once every call it started
+// has returned.
+func (f *feeder) run(ctx context.Context) error {
+	parallel := f.s.m.cfg.Parallel
+	f.answers = make(chan outcome, parallel)
+	var fatal error
+	for {
+		if fatal == nil && f.stop == nil && ctx.Err() != nil {
+			f.stop = ctx.Err()
 		}
-		for next < len(mails) && results[next] != nil {
-			if results[next].err != nil {
-				failed--
-			}
-			if err := s.settle(mails[next], *results[next], p, done); err != nil && stop == nil {
-				stop = err
-			}
-			next++
+		open := fatal == nil && f.stop == nil
+		for open && len(f.ready) > 0 && f.running < parallel && !f.throttled(parallel) {
+			f.start(ctx)
 		}
-	}
-	for i, mail := range mails {
-		// While failures are about, calls start no further than Parallel
-		// ahead of the first unsettled one, so a streak in UID order
-		// stops the batch after at most Parallel-1 more calls however
-		// the answers come in. Otherwise a slow call holds up none but
-		// itself.
-		for running >= parallel || ((p.streak > 0 || failed > 0) && i-next >= parallel) {
-			collect()
+		// Fetched while the calls just started run.
+		fetchable := len(f.groups) > 0 || len(f.todo) > 0
+		if open && len(f.ready) < parallel && fetchable {
+			fatal = f.refill()
+			continue
 		}
-		if stop != nil {
+		finished := f.running == 0 && (!open || (len(f.ready) == 0 && !fetchable))
+		// After ctx ends the connection is closed: nothing can be moved.
+		if fatal == nil && ctx.Err() == nil && len(f.done) > 0 && (len(f.done) >= metaBatch || finished) {
+			fatal = f.move(f.done)
+			f.done = nil
+			continue
+		}
+		if finished {
 			break
 		}
-		if err := ctx.Err(); err != nil {
-			stop = err
-			break
-		}
-		s.m.stats.fetched.Add(1)
-		if mail.OverCap {
-			s.m.stats.overCap.Add(1)
-		}
-		running++
-		go func() {
-			disp, err := s.h.Handle(ctx, mail)
-			answers <- outcome{i: i, disp: disp, err: err}
-		}()
+		// Here a call is running: had none been, one would have started
+		// (throttled needs one running), or the loop would have fetched or
+		// finished.
+		f.collect()
 	}
-	for running > 0 {
-		collect()
+	switch {
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case fatal != nil:
+		return fatal
 	}
-	return stop
+	return f.stop
+}
+
+// refill fetches the sizes and dates of the next metaBatch messages, or
+// the bodies of the next group of them.
+func (f *feeder) refill() error {
+	s := f.s
+	if len(f.groups) == 0 {
+		chunk := f.todo[:min(metaBatch, len(f.todo))]
+		f.todo = f.todo[len(chunk):]
+		metas, err := s.fetchMeta(chunk)
+		if err != nil {
+			return err
+		}
+		present := make([]msgMeta, 0, len(chunk))
+		for _, uid := range chunk {
+			if meta, ok := metas[uid]; ok {
+				present = append(present, meta)
+			} else {
+				f.p.missing = append(f.p.missing, uid)
+			}
+		}
+		f.groups = fetchGroups(present, fetchBatchBytes, s.m.cfg.MaxMessageBytes)
+		return nil
+	}
+	group := f.groups[0]
+	f.groups = f.groups[1:]
+	mails, err := s.download(group, f.p)
+	if err != nil {
+		return err
+	}
+	f.ready = append(f.ready, mails...)
+	return nil
+}
+
+// throttled reports whether the next call must wait: while failures are
+// about, calls start no further than parallel ahead of the first unsettled
+// one, so that a streak in UID order stops the pass after at most
+// parallel-1 more calls however the answers come in. Otherwise a slow
+// call holds up none but itself.
+func (f *feeder) throttled(parallel int) bool {
+	return (f.p.streak > 0 || f.failed > 0) && len(f.results)-f.next >= parallel
+}
+
+// start calls the handler for the first ready mail on a goroutine of its
+// own.
+func (f *feeder) start(ctx context.Context) {
+	mail := f.ready[0]
+	f.ready[0] = nil // the body is the call's now
+	f.ready = f.ready[1:]
+	i := len(f.results)
+	f.results = append(f.results, nil)
+	f.s.m.stats.fetched.Add(1)
+	if mail.OverCap {
+		f.s.m.stats.overCap.Add(1)
+	}
+	f.running++
+	h := f.s.h
+	go func() {
+		disp, err := h.Handle(ctx, mail)
+		f.answers <- outcome{i: i, uid: imap.UID(mail.UID), size: mail.Size, disp: disp, err: err}
+	}()
+}
+
+// collect waits for one call's answer and settles, in UID order, every
+// answer that no call before it is still running for.
+func (f *feeder) collect() {
+	o := <-f.answers
+	f.running--
+	f.results[o.i] = &o
+	if o.err != nil {
+		f.failed++
+	}
+	for f.next < len(f.results) && f.results[f.next] != nil {
+		r := f.results[f.next]
+		if r.err != nil {
+			f.failed--
+		}
+		if err := f.s.settle(*r, f.p, &f.done); err != nil && f.stop == nil {
+			f.stop = err
+		}
+		f.results[f.next] = nil
+		f.next++
+	}
 }
 
 // settle records the handler's answer for one message: a failure in its
 // retry schedule, Leave in s.left, Processed and Rejected in done, to be
 // moved. It returns an error when the handler has now failed on
 // maxHandlerErrorStreak messages in a row.
-func (s *session) settle(mail *Mail, o outcome, p *pass, done *[]handled) error {
+func (s *session) settle(o outcome, p *pass, done *[]handled) error {
 	cfg := &s.m.cfg
-	uid := imap.UID(mail.UID)
+	uid := o.uid
 	// A long pass over a full mailbox is activity too, not a stuck session.
 	s.m.health.active(time.Now(), false)
-	log := s.m.log.With("uidvalidity", s.uidValidity, "uid", uid, "size", mail.Size)
+	log := s.m.log.With("uidvalidity", s.uidValidity, "uid", uid, "size", o.size)
 	key := retryKey{s.uidValidity, uid}
 	if o.err != nil {
 		s.m.stats.handlerErrors.Add(1)

@@ -54,10 +54,26 @@ func TestFetchGroups(t *testing.T) {
 	}
 }
 
-// TestHandleAll drives the handler calls of one batch without a server:
+// feedReady runs a feeder over n mails already downloaded (UIDs 1 to n),
+// recording its moves instead of sending them.
+func feedReady(ctx context.Context, s *session, n int) (*pass, [][]handled, error) {
+	p := &pass{}
+	var moves [][]handled
+	f := &feeder{s: s, p: p, move: func(done []handled) error {
+		moves = append(moves, slices.Clone(done))
+		return nil
+	}}
+	for uid := uint32(1); uid <= uint32(n); uid++ {
+		f.ready = append(f.ready, &Mail{UID: uid})
+	}
+	err := f.run(ctx)
+	return p, moves, err
+}
+
+// TestFeederCalls drives the handler calls of a pass without a server:
 // how many run at once, the order their answers are settled in, and where
-// a streak of failures stops the batch.
-func TestHandleAll(t *testing.T) {
+// a streak of failures stops the pass.
+func TestFeederCalls(t *testing.T) {
 	tests := []struct {
 		name     string
 		parallel int
@@ -104,15 +120,13 @@ func TestHandleAll(t *testing.T) {
 				return Processed, nil
 			})
 			s := &session{m: mb, h: h, uidValidity: 7, left: map[imap.UID]time.Time{}}
-			var mails []*Mail
-			for uid := uint32(1); uid <= 10; uid++ {
-				mails = append(mails, &Mail{UID: uid})
-			}
-			p := &pass{}
+			p, moves, err := feedReady(context.Background(), s, 10)
 			var done []handled
-			err = s.handleAll(context.Background(), mails, p, &done)
+			for _, m := range moves {
+				done = append(done, m...)
+			}
 			if gotErr := err != nil; gotErr != tt.wantErr {
-				t.Fatalf("handleAll() = %v, want an error: %v", err, tt.wantErr)
+				t.Fatalf("feeder.run() = %v, want an error: %v", err, tt.wantErr)
 			}
 			if n := len(calls); n < tt.minCalls || n > tt.maxCalls {
 				t.Errorf("%d handler calls, want %d..%d", n, tt.minCalls, tt.maxCalls)
@@ -148,9 +162,9 @@ func TestHandleAll(t *testing.T) {
 	}
 }
 
-// TestHandleAllCanceled: once ctx ends no call starts, and the calls under
-// way are waited for.
-func TestHandleAllCanceled(t *testing.T) {
+// TestFeederCanceled: once ctx ends no call starts, the calls under way
+// are waited for, and nothing is moved.
+func TestFeederCanceled(t *testing.T) {
 	mb, err := NewMailbox(MailboxConfig{Address: "127.0.0.1:1", Security: SecurityNone, Username: "u", Password: "p", Parallel: 2})
 	if err != nil {
 		t.Fatal(err)
@@ -172,19 +186,100 @@ func TestHandleAllCanceled(t *testing.T) {
 		return Leave, ctx.Err()
 	})
 	s := &session{m: mb, h: h, uidValidity: 7, left: map[imap.UID]time.Time{}}
-	var mails []*Mail
-	for uid := uint32(1); uid <= 10; uid++ {
-		mails = append(mails, &Mail{UID: uid})
-	}
-	var done []handled
-	err = s.handleAll(ctx, mails, &pass{}, &done)
+	_, moves, err := feedReady(ctx, s, 10)
 	if !errors.Is(err, context.Canceled) {
-		t.Errorf("handleAll() = %v, want context.Canceled", err)
+		t.Errorf("feeder.run() = %v, want context.Canceled", err)
+	}
+	if len(moves) != 0 {
+		t.Errorf("moves %v after the end of ctx, want none", moves)
 	}
 	mu.Lock()
 	defer mu.Unlock()
 	if calls != 2 || finished != calls {
 		t.Errorf("%d calls started, %d finished, want 2 and 2: no call after the end of ctx, none left running", calls, finished)
+	}
+}
+
+// TestFeederSlowCall: a slow call holds up none of the calls behind it,
+// and the answers are still settled in UID order.
+func TestFeederSlowCall(t *testing.T) {
+	mb, err := NewMailbox(MailboxConfig{Address: "127.0.0.1:1", Security: SecurityNone, Username: "u", Password: "p", Parallel: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 20
+	var mu sync.Mutex
+	calls := 0
+	others := make(chan struct{})
+	h := HandlerFunc(func(_ context.Context, m *Mail) (Disposition, error) {
+		mu.Lock()
+		calls++
+		if calls == n {
+			close(others)
+		}
+		mu.Unlock()
+		if m.UID == 1 {
+			select {
+			case <-others:
+			case <-time.After(testTimeout):
+				return Leave, errors.New("the other calls waited for this one")
+			}
+		}
+		return Processed, nil
+	})
+	s := &session{m: mb, h: h, uidValidity: 7, left: map[imap.UID]time.Time{}}
+	p, moves, err := feedReady(context.Background(), s, n)
+	if err != nil || p.fails != 0 {
+		t.Fatalf("feeder.run() = %v with %d failures, want every call through", err, p.fails)
+	}
+	var uids []imap.UID
+	for _, m := range moves {
+		for _, h := range m {
+			uids = append(uids, h.uid)
+		}
+	}
+	if len(uids) != n || !slices.IsSorted(uids) {
+		t.Errorf("moved UIDs %v, want 1 to %d in order", uids, n)
+	}
+}
+
+// TestFeederMovesInBatches: the messages answered for are moved metaBatch
+// at a time as the calls go on, and the rest once the pass is through.
+func TestFeederMovesInBatches(t *testing.T) {
+	for _, parallel := range []int{1, 4} {
+		t.Run(fmt.Sprintf("ok/parallel-%d", parallel), func(t *testing.T) {
+			mb, err := NewMailbox(MailboxConfig{Address: "127.0.0.1:1", Security: SecurityNone, Username: "u", Password: "p", Parallel: parallel})
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := &session{m: mb, h: HandlerFunc(func(context.Context, *Mail) (Disposition, error) { return Processed, nil }),
+				uidValidity: 7, left: map[imap.UID]time.Time{}}
+			const n = 2*metaBatch + 22
+			_, moves, err := feedReady(context.Background(), s, n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var sizes []int
+			var uids []imap.UID
+			for _, m := range moves {
+				sizes = append(sizes, len(m))
+				for _, h := range m {
+					uids = append(uids, h.uid)
+				}
+			}
+			// Answers settle several at a time when calls overlap: a move
+			// may carry more than metaBatch.
+			ok := len(sizes) >= 2
+			for _, size := range sizes[:len(sizes)-1] {
+				ok = ok && size >= metaBatch
+			}
+			if !ok {
+				t.Errorf("moves of %v messages, want at least %d in each but the last, and more than one move", sizes, metaBatch)
+			}
+			if len(uids) != n || !slices.IsSorted(uids) {
+				t.Errorf("moved UIDs %v, want 1 to %d in order", uids, n)
+			}
+		})
 	}
 }
 
