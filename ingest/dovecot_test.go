@@ -174,6 +174,7 @@ var dovecotCases = []struct {
 	{name: "ok/batch-mixed-outcomes", run: testDovecotBatchMixedOutcomes, alsoParallel: 4},
 	{name: "ok/over-cap-in-batch", run: testDovecotOverCapInBatch, alsoParallel: 4},
 	{name: "ok/understated-size-in-batch", run: testDovecotUnderstatedSize, alsoParallel: 4},
+	{name: "ok/move-fails-after-commit", run: testDovecotMoveFails, alsoParallel: 4},
 }
 
 // testDovecotPresentAtStart: mail delivered while the worker is down is
@@ -925,4 +926,44 @@ func testDovecotUnknownCA(t *testing.T, e *dovecotEnv) {
 		t.Errorf("Stats() = %+v, want no connect and nothing fetched", st)
 	}
 	checkFolder(t, e.tc, "INBOX", testMessage("unread", 1000))
+}
+
+// testDovecotMoveFails: the server answers NO to the batch's MOVE (the
+// proxy turns Dovecot's OK into one) after the handler committed every
+// message: the session ends with an error naming the move, reconnects, and
+// nothing is lost: the messages the MOVE did carry are not handed over
+// again, and every one is in Processed.
+func testDovecotMoveFails(t *testing.T, e *dovecotEnv) {
+	var raws [][]byte
+	for i := range 3 {
+		raw := testMessage(fmt.Sprintf("move-fails-%d", i), 1000)
+		raws = append(raws, raw)
+		appendMessage(t, e.tc, "INBOX", raw)
+	}
+	var once sync.Once
+	proxy := imaptest.NewProxy(t, e.dv.Addr, func(line []byte) []byte {
+		if bytes.Contains(line, []byte(" OK Move completed")) {
+			once.Do(func() { line = bytes.Replace(line, []byte(" OK Move completed"), []byte(" NO Move refused"), 1) })
+		}
+		return line
+	})
+	mb := e.mailbox(t, e.config(proxy.Addr))
+	h := newRecorder(processAll)
+	stop := startRun(t, mb, h)
+	for range raws {
+		h.next(t)
+	}
+	e.sink.waitFor(t, "after the handler committed them", 1)
+	e.sink.waitFor(t, "mode=idle", 1)
+	stop()
+	select {
+	case m := <-h.mails:
+		t.Errorf("handler got UID %d again although the MOVE had carried it", m.UID)
+	default:
+	}
+	if st := mb.Stats(); st.Reconnects != 1 || st.Fetched != 3 {
+		t.Errorf("Stats() = %+v, want 1 reconnect and 3 fetched", st)
+	}
+	checkFolder(t, e.tc, "INBOX")
+	checkFolder(t, e.tc, "Processed", raws...)
 }
