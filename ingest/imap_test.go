@@ -195,7 +195,7 @@ func testMessage(name string, n int) []byte {
 
 // ---------- a test IMAP client, for appending and checking folders ----------
 
-func dialTestClient(t *testing.T, addr, user, password string) *imapclient.Client {
+func dialTestClient(t testing.TB, addr, user, password string) *imapclient.Client {
 	t.Helper()
 	c, err := imapclient.DialInsecure(addr, nil)
 	if err != nil {
@@ -215,7 +215,7 @@ func createFolder(t *testing.T, c *imapclient.Client, name string) {
 	}
 }
 
-func appendMessage(t *testing.T, c *imapclient.Client, mailbox string, raw []byte) {
+func appendMessage(t testing.TB, c *imapclient.Client, mailbox string, raw []byte) {
 	t.Helper()
 	cmd := c.Append(mailbox, int64(len(raw)), nil)
 	if _, err := cmd.Write(raw); err != nil {
