@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/revokd/revokd/internal/pgtest"
 	"github.com/revokd/revokd/queue"
 )
 
@@ -21,6 +22,9 @@ import (
 //   - latency: with the worker idling (IDLE), requests appended one at a
 //     time at a steady rate, and the time from the end of each APPEND to
 //     the commit of its outcome, p50 and p95.
+//
+// REVOKD_BENCH_POSTGRES=1 runs it on a throwaway PostgreSQL instead of
+// SQLite.
 //
 // Run it with: go test -run XXX -bench Worker -benchtime 1x ./cmd/revokd
 func BenchmarkWorker(b *testing.B) {
@@ -37,6 +41,17 @@ func BenchmarkWorker(b *testing.B) {
 		cfg, err := loadConfig(writeRunConfig(b, dir, dv, user, world.sc))
 		if err != nil {
 			b.Fatal(err)
+		}
+		if os.Getenv("REVOKD_BENCH_POSTGRES") != "" {
+			p, err := pgtest.Start()
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer p.Stop()
+			if err := p.CreateDatabase("bench"); err != nil {
+				b.Fatal(err)
+			}
+			cfg.Store.URL = p.URL("bench")
 		}
 		ctx := context.Background()
 		a, err := newApp(ctx, cfg, slog.New(slog.DiscardHandler), nil)
