@@ -3,16 +3,22 @@ package queue
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
-// The states of a verification beside the leased queue's own.
-const VerificationDone = "done"
+// The states of a verification: those of a leased queue, done when its
+// outcome is recorded.
+const (
+	VerificationPending = statePending
+	VerificationRunning = stateRunning
+	VerificationDone    = "done"
+	VerificationFailed  = stateFailed
+)
 
 // VerificationStates are the states a verification goes through.
-var VerificationStates = []string{statePending, stateRunning, VerificationDone, stateFailed}
+var VerificationStates = []string{VerificationPending, VerificationRunning, VerificationDone, VerificationFailed}
 
 // Default retry policy of verifications. A verification fails only when
 // the store or the registry cannot be read (a bad form is an outcome, not
@@ -148,20 +154,58 @@ func (p MailProgress) Parked() bool  { return p.State == mailParked }
 
 // Progress reports where the archived mail id stands.
 func (s *Store) Progress(ctx context.Context, id int64) (MailProgress, error) {
-	var (
-		p    MailProgress
-		disp string
-	)
-	err := s.db.QueryRowContext(ctx, `SELECT m.state, m.disposition, COALESCE(v.state, ''), COALESCE(v.last_error, '')
-		FROM mails m LEFT JOIN verifications v ON v.id = m.id WHERE m.id = ?`, id).Scan(&p.State, &disp, &p.Verification, &p.LastError)
-	if errors.Is(err, sql.ErrNoRows) {
+	ps, err := s.Progresses(ctx, []int64{id})
+	if err != nil {
+		return MailProgress{}, err
+	}
+	p, ok := ps[id]
+	if !ok {
 		return p, fmt.Errorf("mail %d: %w", id, ErrNotFound)
 	}
-	if err != nil {
-		return p, fmt.Errorf("reading the progress of mail %d: %w", id, err)
-	}
-	p.Disposition = Disposition(disp)
 	return p, nil
+}
+
+// Progresses reports where the archived mails ids stand, in one query; an
+// unknown id is left out.
+func (s *Store) Progresses(ctx context.Context, ids []int64) (map[int64]MailProgress, error) {
+	out := make(map[int64]MailProgress, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT m.id, m.state, m.disposition, COALESCE(v.state, ''), COALESCE(v.last_error, '')
+		FROM mails m LEFT JOIN verifications v ON v.id = m.id WHERE m.id IN (?`+strings.Repeat(", ?", len(ids)-1)+`)`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("reading the progress of %d mails: %w", len(ids), err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			id   int64
+			p    MailProgress
+			disp string
+		)
+		if err := rows.Scan(&id, &p.State, &disp, &p.Verification, &p.LastError); err != nil {
+			return nil, fmt.Errorf("reading the progress of %d mails: %w", len(ids), err)
+		}
+		p.Disposition = Disposition(disp)
+		out[id] = p
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading the progress of %d mails: %w", len(ids), err)
+	}
+	return out, nil
+}
+
+// Settled reports whether the mail needs no more waiting by the mailbox
+// reader: handled, parked, given up, or back in the queue after a failed
+// attempt (the reader reports that failure).
+func (p MailProgress) Settled() bool {
+	return p.Handled() || p.Parked() || p.Verification == stateFailed ||
+		(p.Verification == statePending && p.LastError != "")
 }
 
 // enqueueVerification (in the caller's transaction) makes the archived

@@ -241,3 +241,32 @@ func TestVerifiersOfSeveralWorkersShareTheMails(t *testing.T) {
 		}
 	}
 }
+
+// Progresses reads several mails in one query and leaves unknown ids out;
+// a mail is settled once handled, parked, given up, or failed an attempt.
+func TestProgressesOfSeveralMails(t *testing.T) {
+	clk := newTestClock()
+	s := openClocked(t, filepath.Join(t.TempDir(), "data"), clk)
+	waiting := archive(t, s, 1)
+	handled := record(t, s, 2, DispositionProcessed, acceptedReq("0a1b", "pdf", "form"))
+	failing := archive(t, s, 3)
+	m, _ := claimVerification(t, s, time.Minute, failing)
+	if err := s.FailVerification(t.Context(), failing, m.Attempt, Failure{Kind: Retry, Message: "registry down"}); err != nil {
+		t.Fatal(err)
+	}
+	ps, err := s.Progresses(t.Context(), []int64{waiting, handled, failing, 999})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ps) != 3 {
+		t.Fatalf("%d progresses, want 3 (the unknown id left out): %+v", len(ps), ps)
+	}
+	for id, want := range map[int64]bool{waiting: false, handled: true, failing: true} {
+		if got := ps[id].Settled(); got != want {
+			t.Errorf("mail %d (%+v): Settled() = %v, want %v", id, ps[id], got, want)
+		}
+	}
+	if _, err := s.Progress(t.Context(), 999); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Progress(unknown) = %v, want ErrNotFound", err)
+	}
+}

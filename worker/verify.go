@@ -40,27 +40,31 @@ func (w *Worker) verifyBudget() time.Duration {
 // another worker archived; mails this worker archives wake it at once.
 const DefaultVerifierPoll = 200 * time.Millisecond
 
-// outcomePoll is how often a mail waiting for its outcome looks at the
-// store, for an outcome another worker recorded; the ones this worker
-// records end the wait at once.
+// outcomePoll is how often the mails waiting for their outcome are looked
+// up in the store (all in one query), for the outcomes another worker
+// recorded; the ones this worker records end the wait at once.
 const outcomePoll = 50 * time.Millisecond
 
 // verifiers is the worker's side of the queue of archived mails: the
-// running pool, its wake-up call, and the mails waiting for an outcome.
+// running pool, its wake-up call, and the mails waiting for an outcome,
+// with the watcher that looks them up while there are any.
 type verifiers struct {
-	running atomic.Int32
-	wake    chan struct{}
-	mu      sync.Mutex
-	waiting map[int64]chan struct{}
+	running  atomic.Int32
+	wake     chan struct{}
+	mu       sync.Mutex
+	waiting  map[int64]chan struct{}
+	watching bool
+	watch    func()
 }
 
-func (v *verifiers) init() {
+func (v *verifiers) init(watch func()) {
 	v.wake = make(chan struct{}, 1)
 	v.waiting = map[int64]chan struct{}{}
+	v.watch = watch
 }
 
-// waitFor returns a channel closed when a verifier of this worker is done
-// with mail id.
+// waitFor returns a channel closed when mail id may have an outcome: a
+// verifier of this worker is done with it, or the watcher saw it settled.
 func (v *verifiers) waitFor(id int64) <-chan struct{} {
 	v.mu.Lock()
 	defer v.mu.Unlock()
@@ -69,7 +73,26 @@ func (v *verifiers) waitFor(id int64) <-chan struct{} {
 		ch = make(chan struct{})
 		v.waiting[id] = ch
 	}
+	if !v.watching {
+		v.watching = true
+		go v.watch()
+	}
 	return ch
+}
+
+// waitingIDs returns the mails waiting for an outcome; none ends the
+// watcher (ok false), which the next waitFor starts again.
+func (v *verifiers) waitingIDs() (ids []int64, ok bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if len(v.waiting) == 0 {
+		v.watching = false
+		return nil, false
+	}
+	for id := range v.waiting {
+		ids = append(ids, id)
+	}
+	return ids, true
 }
 
 func (v *verifiers) forget(id int64) {
@@ -200,6 +223,31 @@ func (w *Worker) renewLease(ctx context.Context, a queue.ArchivedMail, lease tim
 	return func() { cancel(); wg.Wait() }
 }
 
+// watchOutcomes wakes the mails whose outcome another worker recorded,
+// looking all of them up every outcomePoll while any waits.
+func (w *Worker) watchOutcomes() {
+	tick := time.NewTicker(outcomePoll)
+	defer tick.Stop()
+	for range tick.C {
+		ids, ok := w.waitingIDs()
+		if !ok {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*outcomePoll)
+		ps, err := w.cfg.Store.Progresses(ctx, ids)
+		cancel()
+		if err != nil {
+			// Each waiter's own deadline bounds the wait.
+			continue
+		}
+		for id, p := range ps {
+			if p.Settled() {
+				w.done(id)
+			}
+		}
+	}
+}
+
 // awaitOutcome waits until the archived mail id is decided, by a verifier
 // of this worker or of another sharing the store, and returns where the
 // mailbox moves it: Leave while it is parked. Without verifiers running
@@ -213,8 +261,6 @@ func (w *Worker) awaitOutcome(ctx context.Context, key queue.MailKey, id int64) 
 	done := w.waitFor(id)
 	defer w.forget(id)
 	w.nudge()
-	poll := time.NewTicker(outcomePoll)
-	defer poll.Stop()
 	deadline := time.NewTimer(w.verifyBudget() + w.verifyLease())
 	defer deadline.Stop()
 	for {
@@ -227,10 +273,10 @@ func (w *Worker) awaitOutcome(ctx context.Context, key queue.MailKey, id int64) 
 			return disposition(p.Disposition), nil
 		case p.Parked():
 			return ingest.Leave, nil
-		case p.Verification == "failed":
+		case p.Verification == queue.VerificationFailed:
 			return w.park(ctx, key, queue.ParkVerificationFailed,
 				"the verification failed on every attempt (last: "+p.LastError+"); tried again when the mailbox presents the mail again", w.cfg.Now())
-		case p.Verification == "pending" && p.LastError != "":
+		case p.Verification == queue.VerificationPending && p.LastError != "":
 			// An attempt failed; the verifiers try again after a
 			// backoff, and the mailbox's own schedule hands the mail
 			// over again.
@@ -239,7 +285,6 @@ func (w *Worker) awaitOutcome(ctx context.Context, key queue.MailKey, id int64) 
 		select {
 		case <-done:
 			done = w.waitFor(id)
-		case <-poll.C:
 		case <-deadline.C:
 			return ingest.Leave, fmt.Errorf("mail %d: no verifier decided it in %s", id, w.verifyBudget()+w.verifyLease())
 		case <-ctx.Done():

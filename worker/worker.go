@@ -79,6 +79,7 @@ type Store interface {
 	FailVerification(ctx context.Context, id int64, attempt int, f queue.Failure) error
 	RenewVerification(ctx context.Context, id int64, attempt int, lease time.Duration) error
 	Progress(ctx context.Context, id int64) (queue.MailProgress, error)
+	Progresses(ctx context.Context, ids []int64) (map[int64]queue.MailProgress, error)
 }
 
 // Config configures a Worker.
@@ -146,7 +147,7 @@ func New(cfg Config) (*Worker, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	w := &Worker{cfg: cfg, log: log}
-	w.verifiers.init()
+	w.verifiers.init(w.watchOutcomes)
 	return w, nil
 }
 
