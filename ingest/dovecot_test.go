@@ -164,6 +164,7 @@ var dovecotCases = []struct {
 	{name: "ok/500-parts-intact", run: testDovecot500Parts},
 	{name: "ok/handler-error-retried", run: testDovecotHandlerError, alsoParallel: 4},
 	{name: "ok/leave-stays", run: testDovecotLeave, alsoParallel: 4},
+	{name: "ok/retry-due-during-a-pass", run: testDovecotRetryDueDuringPass, alsoParallel: 4},
 	{name: "ok/expunged-by-another-client", run: testDovecotExpungedElsewhere, alsoParallel: 4},
 	{name: "ok/expunged-after-download", run: testDovecotExpungedAfterDownload, alsoParallel: 4},
 	{name: "ok/starttls", run: testDovecotStartTLS},
@@ -538,6 +539,47 @@ func testDovecotHandlerError(t *testing.T, e *dovecotEnv) {
 	}
 	checkFolder(t, e.tc, "INBOX")
 	checkFolder(t, e.tc, "Processed", raw)
+}
+
+// testDovecotRetryDueDuringPass: a mail held back by a pass because its
+// retry was not due yet, and whose retry comes due while that pass still
+// runs (another mail's handler is slow), is handled once the pass ends,
+// without new mail or an IDLE restart to wake the session.
+func testDovecotRetryDueDuringPass(t *testing.T, e *dovecotEnv) {
+	failing, first, slow := testMessage("failing", 1000), testMessage("first", 1000), testMessage("slow", 1000)
+	appendMessage(t, e.tc, "INBOX", failing)
+	appendMessage(t, e.tc, "INBOX", first)
+	cfg := e.config(e.dv.Addr)
+	const retry = 500 * time.Millisecond
+	cfg.Backoff.Min, cfg.Backoff.Max = retry, retry
+	mb := e.mailbox(t, cfg)
+	var (
+		mu       sync.Mutex
+		failures int
+	)
+	h := newRecorder(func(m *Mail) (Disposition, error) {
+		switch {
+		case bytes.Contains(m.Raw, []byte("Subject: failing")):
+			mu.Lock()
+			defer mu.Unlock()
+			if failures++; failures == 1 {
+				return Processed, errors.New("store down")
+			}
+		case bytes.Contains(m.Raw, []byte("Subject: slow")):
+			// Past the failing mail's retry, which this pass held back.
+			time.Sleep(3 * retry)
+		}
+		return Processed, nil
+	})
+	stop := startRun(t, mb, h)
+	defer stop()
+	e.sink.waitFor(t, "message handled", 1)
+	appendMessage(t, e.tc, "INBOX", slow)
+	e.sink.waitFor(t, "message handled", 3)
+	checkFolder(t, e.tc, "INBOX")
+	if st := mb.Stats(); st.Processed != 3 || st.HandlerErrors != 1 {
+		t.Errorf("Stats() = %+v, want 3 processed after 1 handler error", st)
+	}
 }
 
 // testDovecotLeave: a mail the handler leaves stays in the mailbox, and is

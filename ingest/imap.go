@@ -700,6 +700,10 @@ type session struct {
 	uidValidity uint32
 	// left holds the messages answered Leave, until when to leave them.
 	left map[imap.UID]time.Time
+	// heldUntil is the earliest time a message the last pass held back
+	// (left, or waiting for a retry) is due; zero when none was. Once
+	// passed, even during the pass, the next pass starts at once.
+	heldUntil time.Time
 	// copied holds messages copied out and flagged \Deleted but not yet
 	// expunged (servers without UIDPLUS): they are not handed over again in
 	// this session.
@@ -1012,11 +1016,18 @@ func (s *session) wait(ctx context.Context) error {
 	return nil
 }
 
-// nextRetry returns the earliest time still to come at which a left or
-// failing message is due again.
+// nextRetry returns the earliest time at which a left or failing message
+// is due again; a past time (a message the last pass held back, due since)
+// means at once.
 func (s *session) nextRetry() (time.Time, bool) {
 	now := time.Now()
 	next, _ := s.m.retries.next(s.uidValidity, now)
+	// A message held back by the last pass whose time came while the pass
+	// ran is due now: without this it would wait for new mail or the next
+	// IDLE restart.
+	if !s.heldUntil.IsZero() && (next.IsZero() || s.heldUntil.Before(next)) {
+		next = s.heldUntil
+	}
 	for _, t := range s.left {
 		if t.After(now) && (next.IsZero() || t.Before(next)) {
 			next = t

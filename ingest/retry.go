@@ -61,6 +61,15 @@ func (r *retrySchedule) waiting(k retryKey, now time.Time) bool {
 	return ok && now.Before(e.due)
 }
 
+// due returns when the message k is due again, if it has a schedule.
+func (r *retrySchedule) due(k retryKey) (time.Time, bool) {
+	e, ok := r.entries[k]
+	if !ok {
+		return time.Time{}, false
+	}
+	return e.due, true
+}
+
 // prune forgets every message but those of uids (sorted) under
 // uidValidity: messages that left the mailbox, and every message of an
 // older UIDVALIDITY, whose UIDs now name other messages.

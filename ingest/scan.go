@@ -33,14 +33,22 @@ func (s *session) scan(ctx context.Context) error {
 	s.m.stats.failing.Store(uint64(s.m.retries.len()))
 	now := time.Now()
 	var todo []imap.UID
+	s.heldUntil = time.Time{}
+	hold := func(until time.Time) {
+		if s.heldUntil.IsZero() || until.Before(s.heldUntil) {
+			s.heldUntil = until
+		}
+	}
 	for _, uid := range uids {
 		if s.copied[uid] {
 			continue
 		}
 		if until, ok := s.left[uid]; ok && now.Before(until) {
+			hold(until)
 			continue
 		}
-		if s.m.retries.waiting(retryKey{s.uidValidity, uid}, now) {
+		if due, ok := s.m.retries.due(retryKey{s.uidValidity, uid}); ok && now.Before(due) {
+			hold(due)
 			s.m.stats.deferred.Add(1)
 			continue
 		}

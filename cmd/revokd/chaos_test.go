@@ -160,6 +160,7 @@ func runChaos(t *testing.T, n, workers int, postgres bool) {
 			time.Sleep(200 * time.Millisecond)
 		}
 		if time.Now().After(deadline) {
+			logWorkerTrouble(t, dir)
 			t.Fatalf("not drained in time: %d of %d mails handled, INBOX %d, %d kills, Dovecot restarted %v, sessions cut %v",
 				handled, n, inbox, kills, dovecotRestarted, sessionsCut)
 		}
@@ -312,6 +313,25 @@ func checkChaos(t *testing.T, world *crashWorld, n int, relay *demoSMTP, dv *ima
 	}
 	t.Logf("%d kills; %d mails, %d jobs, %d answers (%d delivered twice or more, same Message-ID), %d held back",
 		kills, len(perMail), len(jobs), len(copies), dup, ob.Suppressed)
+}
+
+// logWorkerTrouble shows the last warnings and errors of the workers'
+// logs, and the store's verification queue, for a run that did not drain.
+func logWorkerTrouble(t *testing.T, dir string) {
+	logs, _ := filepath.Glob(filepath.Join(dir, "worker-*.log"))
+	var trouble []string
+	for _, l := range logs {
+		b, _ := os.ReadFile(l)
+		for line := range strings.Lines(string(b)) {
+			if strings.Contains(line, `"level":"WARN"`) || strings.Contains(line, `"level":"ERROR"`) {
+				trouble = append(trouble, filepath.Base(l)+": "+strings.TrimSpace(line))
+			}
+		}
+	}
+	t.Logf("%d warnings and errors in %d worker logs; the last ones:", len(trouble), len(logs))
+	for _, line := range trouble[max(0, len(trouble)-40):] {
+		t.Log(line)
+	}
 }
 
 // workerSet runs revokd run processes and restarts the one killed.
