@@ -166,10 +166,9 @@ func (w *Worker) verifyLoop(ctx context.Context, poll time.Duration) {
 // VerifyNext takes the next archived mail due for verification (mailID
 // only, when not 0), decides it and records its outcome, or parks it, or
 // reports the failed attempt (and returns its error). worked is false
-// when no mail was due. Once
-// taken, a mail is finished even when ctx ends meanwhile: a verification
-// cut short would only be taken up again by another worker after its
-// lease.
+// when no mail was due. Once taken, a mail is finished even when ctx ends
+// meanwhile: a verification cut short would only be taken up again by
+// another worker after its lease.
 func (w *Worker) VerifyNext(ctx context.Context, mailID int64) (worked bool, err error) {
 	lease := w.verifyLease()
 	a, ok, err := w.cfg.Store.ClaimVerification(ctx, lease, mailID)
