@@ -224,3 +224,62 @@ func openStoreIn(t *testing.T, dir string) *queue.Store {
 	}
 	return st
 }
+
+// A mail whose verifiers all die holding it is parked as
+// verification_failed after the policy's attempts; presented again by the
+// mailbox, it is verified afresh and decided.
+func TestMailKillingItsVerifiersIsParkedThenRetried(t *testing.T) {
+	s := getScenario(t)
+	dir := t.TempDir()
+	st := openStoreIn(t, dir)
+	reader, _ := newLoggedWorker(t, busyVerifiers{st}, st, 0)
+	runVerifiers(t, reader, 1)
+	m := mail(1, s.Mails[0].Raw)
+	handled := make(chan ingest.Disposition, 1)
+	go func() {
+		d, err := reader.Handle(context.Background(), m)
+		if err != nil {
+			t.Errorf("Handle: %v", err)
+		}
+		handled <- d
+	}()
+
+	// Verifiers that each take the mail and die: their lease runs out.
+	dead := openShared(t, dir)
+	const lease = 20 * time.Millisecond
+	deadline := time.Now().Add(10 * time.Second)
+	for taken := 0; taken < queue.DefaultVerificationRetry.MaxAttempts; {
+		if _, ok, err := dead.ClaimVerification(context.Background(), lease, 0); err != nil {
+			t.Fatal(err)
+		} else if ok {
+			taken++
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the mail was taken %d times in 10 s", taken)
+		}
+		time.Sleep(2 * lease)
+	}
+	// The next look for work gives the last lease up.
+	if _, ok, err := dead.ClaimVerification(context.Background(), lease, 0); err != nil || ok {
+		t.Fatalf("ClaimVerification after the last attempt = %v, %v; want nothing", ok, err)
+	}
+	select {
+	case d := <-handled:
+		if d != ingest.Leave {
+			t.Fatalf("Handle = %v, want Leave (parked)", d)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Handle still waits after the verification failed")
+	}
+	rows := requestsOf(t, st)
+	if len(rows) != 1 || rows[0].ReasonCode != queue.ParkVerificationFailed {
+		t.Fatalf("queue list: %+v, want the mail parked as %s", rows, queue.ParkVerificationFailed)
+	}
+
+	otherStore := openShared(t, dir)
+	other, _ := newLoggedWorker(t, otherStore, otherStore, 0)
+	d, err := other.Handle(context.Background(), m)
+	if err != nil || d != ingest.Processed {
+		t.Fatalf("Handle when presented again = %v, %v; want Processed", d, err)
+	}
+}
