@@ -166,10 +166,7 @@ func (q leasedQueue) abandonedError() string {
 // their last allowed attempt.
 func (q leasedQueue) giveUpAbandoned(ctx context.Context, tx *sql.Tx, now time.Time) ([]claimed, error) {
 	stamp := formatTime(now)
-	rows, err := tx.QueryContext(ctx, `UPDATE `+q.table+`
-		SET state = 'failed', lease_until = NULL, updated_at = ?, last_error = ?
-		WHERE state = 'running' AND next_attempt_at <= ? AND attempts >= ?
-		RETURNING id, attempts`, stamp, q.abandonedError(), stamp, q.policy.MaxAttempts)
+	rows, err := tx.QueryContext(ctx, q.giveUpQuery(), stamp, q.abandonedError(), stamp, q.policy.MaxAttempts)
 	if err != nil {
 		return nil, err
 	}
@@ -183,6 +180,18 @@ func (q leasedQueue) giveUpAbandoned(ctx context.Context, tx *sql.Tx, now time.T
 		out = append(out, c)
 	}
 	return out, rows.Err()
+}
+
+// giveUpQuery marks failed the running items due again after their last
+// attempt. It repeats the claimable index's condition (state IN ('pending',
+// 'running')): SQLite uses a partial index only for a query that names its
+// condition, and without it every claim reads the whole table, done items
+// included, so that claims slow down as the table grows.
+func (q leasedQueue) giveUpQuery() string {
+	return `UPDATE ` + q.table + `
+		SET state = 'failed', lease_until = NULL, updated_at = ?, last_error = ?
+		WHERE state IN ('pending', 'running') AND state = 'running' AND next_attempt_at <= ? AND attempts >= ?
+		RETURNING id, attempts`
 }
 
 // failed is where an item stands after fail.

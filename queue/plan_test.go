@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The lookups made for every mail must use an index: the tables they read
@@ -27,10 +28,18 @@ func TestHotLookupsUseAnIndex(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
+	stamp := formatTime(time.Now())
+	for _, lq := range []leasedQueue{s.jobs, s.outbox, s.verifications} {
+		queries = append(queries, struct {
+			name  string
+			query string
+			args  []any
+		}{"give-up-abandoned-" + lq.table, lq.giveUpQuery(), []any{stamp, "lease expired", stamp, 3}})
+	}
 	for _, q := range queries {
 		t.Run(q.name, func(t *testing.T) {
 			plan := explain(t, s, q.query, q.args)
-			for _, scan := range []string{"SCAN mails", "SCAN requests", "Seq Scan"} {
+			for _, scan := range []string{"SCAN mails", "SCAN requests", "SCAN outbox", "SCAN revocation_jobs", "SCAN verifications", "Seq Scan"} {
 				if strings.Contains(plan, scan) {
 					t.Errorf("the plan reads the whole table:\n%s", plan)
 				}
