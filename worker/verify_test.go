@@ -6,7 +6,6 @@ import (
 	"crypto/x509"
 	"log/slog"
 	"math/big"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -135,28 +134,9 @@ func TestMailOfADeadVerifierIsTakenOver(t *testing.T) {
 	runVerifiers(t, reader, 1)
 
 	m := mail(1, s.Mails[0].Raw)
-	handled := make(chan ingest.Disposition, 1)
-	go func() {
-		d, err := reader.Handle(context.Background(), m)
-		if err != nil {
-			t.Errorf("Handle: %v", err)
-		}
-		handled <- d
-	}()
+	handled := handleInBackground(t, reader, m)
 	// The dead verifier: it claims the mail and is never heard of again.
-	dead := openShared(t, dir)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if _, ok, err := dead.ClaimVerification(context.Background(), lease, 0); err != nil {
-			t.Fatal(err)
-		} else if ok {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the mail was never archived for verification")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	claimAndDie(t, openShared(t, dir), lease)
 	select {
 	case d := <-handled:
 		t.Fatalf("Handle returned %v while the dead verifier's lease ran", d)
@@ -172,6 +152,37 @@ func TestMailOfADeadVerifierIsTakenOver(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("the mail was not taken over after the dead verifier's lease")
+	}
+}
+
+// handleInBackground hands m to w and returns where it goes, once known.
+func handleInBackground(t *testing.T, w *worker.Worker, m *ingest.Mail) <-chan ingest.Disposition {
+	handled := make(chan ingest.Disposition, 1)
+	go func() {
+		d, err := w.Handle(context.Background(), m)
+		if err != nil {
+			t.Errorf("Handle: %v", err)
+		}
+		handled <- d
+	}()
+	return handled
+}
+
+// claimAndDie claims the next mail to verify as a verifier that then dies:
+// it waits for one to be due, takes it under lease and never answers.
+func claimAndDie(t *testing.T, st *queue.Store, lease time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, ok, err := st.ClaimVerification(context.Background(), lease, 0); err != nil {
+			t.Fatal(err)
+		} else if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no mail to verify was due within 10 s")
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 
@@ -212,9 +223,10 @@ func TestSlowVerificationKeepsItsMail(t *testing.T) {
 	}
 }
 
+// openStoreIn opens the store in dir with the scenario's registry.
 func openStoreIn(t *testing.T, dir string) *queue.Store {
 	t.Helper()
-	st, err := queue.Open(context.Background(), filepath.Clean(dir))
+	st, err := queue.Open(context.Background(), dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,28 +247,13 @@ func TestMailKillingItsVerifiersIsParkedThenRetried(t *testing.T) {
 	reader, _ := newLoggedWorker(t, busyVerifiers{st}, st, 0)
 	runVerifiers(t, reader, 1)
 	m := mail(1, s.Mails[0].Raw)
-	handled := make(chan ingest.Disposition, 1)
-	go func() {
-		d, err := reader.Handle(context.Background(), m)
-		if err != nil {
-			t.Errorf("Handle: %v", err)
-		}
-		handled <- d
-	}()
+	handled := handleInBackground(t, reader, m)
 
 	// Verifiers that each take the mail and die: their lease runs out.
 	dead := openShared(t, dir)
 	const lease = 20 * time.Millisecond
-	deadline := time.Now().Add(10 * time.Second)
-	for taken := 0; taken < queue.DefaultVerificationRetry.MaxAttempts; {
-		if _, ok, err := dead.ClaimVerification(context.Background(), lease, 0); err != nil {
-			t.Fatal(err)
-		} else if ok {
-			taken++
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the mail was taken %d times in 10 s", taken)
-		}
+	for range queue.DefaultVerificationRetry.MaxAttempts {
+		claimAndDie(t, dead, lease)
 		time.Sleep(2 * lease)
 	}
 	// The next look for work gives the last lease up.

@@ -56,15 +56,7 @@ func newWorker(t *testing.T, store worker.Store, reg authorize.Registry) *worker
 
 func openStore(t *testing.T) *queue.Store {
 	t.Helper()
-	st, err := queue.Open(context.Background(), t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if err := getScenario(t).Load(context.Background(), st); err != nil {
-		t.Fatal(err)
-	}
-	return st
+	return openStoreIn(t, t.TempDir())
 }
 
 func mail(uid uint32, raw []byte) *ingest.Mail {
