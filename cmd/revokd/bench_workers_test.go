@@ -124,9 +124,6 @@ func benchWorkers(b *testing.B, dv *imaptest.Dovecot, bin string, world *crashWo
 	}
 	reportDrainAndLatency(b, st, n, drain, appendedAt)
 	b.ReportMetric(float64(peak)/1024, "peak-rss-MB")
-	if keep := os.Getenv("REVOKD_BENCH_KEEP"); keep != "" {
-		exec.Command("sh", "-c", "cp "+dir+"/worker-*.log "+keep).Run()
-	}
 }
 
 // benchMails is REVOKD_BENCH_MAILS, or def.
