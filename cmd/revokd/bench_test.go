@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/revokd/revokd/internal/pgtest"
 	"github.com/revokd/revokd/queue"
 )
 
@@ -43,15 +42,7 @@ func BenchmarkWorker(b *testing.B) {
 			b.Fatal(err)
 		}
 		if os.Getenv("REVOKD_BENCH_POSTGRES") != "" {
-			p, err := pgtest.Start()
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer p.Stop()
-			if err := p.CreateDatabase("bench"); err != nil {
-				b.Fatal(err)
-			}
-			cfg.Store.URL = p.URL("bench")
+			cfg.Store.URL = throwawayPostgres(b, "bench")
 		}
 		ctx := context.Background()
 		a, err := newApp(ctx, cfg, slog.New(slog.DiscardHandler), nil)

@@ -16,7 +16,6 @@ import (
 	"github.com/emersion/go-imap/v2/imapclient"
 
 	"github.com/revokd/revokd/internal/imaptest"
-	"github.com/revokd/revokd/internal/pgtest"
 	"github.com/revokd/revokd/queue"
 )
 
@@ -61,15 +60,7 @@ func benchWorkers(b *testing.B, dv *imaptest.Dovecot, bin string, world *crashWo
 	cfgPath := writeRunConfig(b, dir, dv, user, world.sc)
 	opts := &queue.Options{}
 	if postgres {
-		p, err := pgtest.Start()
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer p.Stop()
-		if err := p.CreateDatabase("bench"); err != nil {
-			b.Fatal(err)
-		}
-		opts.URL = p.URL("bench")
+		opts.URL = throwawayPostgres(b, "bench")
 		f, err := os.OpenFile(cfgPath, os.O_APPEND|os.O_WRONLY, 0)
 		if err != nil {
 			b.Fatal(err)

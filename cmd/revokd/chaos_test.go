@@ -177,15 +177,22 @@ func startChaosPostgres(t *testing.T) string {
 		}
 		t.Skip("PostgreSQL's server is not installed")
 	}
+	return throwawayPostgres(t, "chaos")
+}
+
+// throwawayPostgres starts a PostgreSQL server for the test or benchmark,
+// stopped at its end, and returns the URL of a new database name on it.
+func throwawayPostgres(t testing.TB, name string) string {
+	t.Helper()
 	p, err := pgtest.Start()
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { p.Stop() })
-	if err := p.CreateDatabase("chaos"); err != nil {
+	if err := p.CreateDatabase(name); err != nil {
 		t.Fatal(err)
 	}
-	return p.URL("chaos")
+	return p.URL(name)
 }
 
 func appendFile(t *testing.T, path, text string) {
