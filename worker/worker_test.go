@@ -2,7 +2,6 @@ package worker_test
 
 import (
 	"context"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"math/big"
@@ -14,7 +13,6 @@ import (
 	"github.com/revokd/revokd/authorize"
 	"github.com/revokd/revokd/ingest"
 	"github.com/revokd/revokd/internal/scenario"
-	"github.com/revokd/revokd/pdfverify"
 	"github.com/revokd/revokd/queue"
 	"github.com/revokd/revokd/revocation"
 	"github.com/revokd/revokd/worker"
@@ -37,20 +35,7 @@ func getScenario(t *testing.T) *scenario.Scenario {
 
 func newWorker(t *testing.T, store worker.Store, reg authorize.Registry) *worker.Worker {
 	t.Helper()
-	s := getScenario(t)
-	roots := x509.NewCertPool()
-	roots.AppendCertsFromPEM(s.RootPEM)
-	w, err := worker.New(worker.Config{
-		Store:     store,
-		Registry:  reg,
-		Authorize: authorize.Options{Issuers: []*x509.Certificate{s.PKI.Intermediate.Cert}},
-		Verify: &pdfverify.Options{Roots: roots,
-			Revocation: pdfverify.NewRevocationSource(pdfverify.RevocationOptions{Online: true})},
-		Address: "revocation@ca.example",
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	w, _ := newLoggedWorker(t, store, reg, 0)
 	return w
 }
 
