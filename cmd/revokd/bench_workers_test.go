@@ -119,13 +119,20 @@ func benchWorkers(b *testing.B, dv *imaptest.Dovecot, bin string, world *crashWo
 
 // benchMails is REVOKD_BENCH_MAILS, or def.
 func benchMails(b *testing.B, def int) int {
-	s := os.Getenv("REVOKD_BENCH_MAILS")
+	return mailsFromEnv(b, "REVOKD_BENCH_MAILS", def, 1)
+}
+
+// mailsFromEnv is the number of mails the environment variable name
+// asks for (refused below least), or def when it is not set.
+func mailsFromEnv(t testing.TB, name string, def, least int) int {
+	t.Helper()
+	s := os.Getenv(name)
 	if s == "" {
 		return def
 	}
 	n, err := strconv.Atoi(s)
-	if err != nil || n < 1 {
-		b.Fatalf("REVOKD_BENCH_MAILS=%q: want a positive number", s)
+	if err != nil || n < least {
+		t.Fatalf("%s=%q: want a number of mails, at least %d", name, s, least)
 	}
 	return n
 }

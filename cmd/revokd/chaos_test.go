@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -30,15 +29,7 @@ import (
 const defaultChaosMails = 200
 
 func chaosMails(t *testing.T) int {
-	s := os.Getenv("REVOKD_CHAOS_MAILS")
-	if s == "" {
-		return defaultChaosMails
-	}
-	n, err := strconv.Atoi(s)
-	if err != nil || n < 10 {
-		t.Fatalf("REVOKD_CHAOS_MAILS=%q: want a number of mails, at least 10", s)
-	}
-	return n
+	return mailsFromEnv(t, "REVOKD_CHAOS_MAILS", defaultChaosMails, 10)
 }
 
 // TestCrashRecovery is the chaos scenario on the embedded store: one
